@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+// super-agent: a shared pool of runners for fleets of AI role agents, served over MCP.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "super-agent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "super-agent", targets: ["super-agent"]),
+        .library(name: "MCP", targets: ["MCP"]),
+    ],
+    targets: [
+        // C libraries from Debian, through pkg-config; never an absolute path.
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // JSON: the value type over jansson. Knows nothing else.
+        .target(name: "JSON", dependencies: ["CJansson"], swiftSettings: strict),
+        // Log: JSON-lines structured log to stderr.
+        .target(name: "Log", dependencies: ["JSON"], swiftSettings: strict),
+        // MCP: JSON-RPC framing, both protocol eras, tool registry, progress, cancellation.
+        .target(name: "MCP", dependencies: ["JSON", "Log"], swiftSettings: strict),
+        // Domain: org chart, capacity tracking and the delegation policy. Pure Swift.
+        .target(name: "Delegation", dependencies: [], swiftSettings: strict),
+        // Edge: SQLite-backed stores shared by every process on a host.
+        .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation"], swiftSettings: strict),
+        // Wiring: config loading, the MCP tools over the domain, subcommands.
+        .target(
+            name: "SuperAgentApp",
+            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores"],
+            swiftSettings: strict),
+        .executableTarget(name: "super-agent", dependencies: ["SuperAgentApp"], swiftSettings: strict),
+
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(name: "MCPTests", dependencies: ["MCP", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "DelegationTests", dependencies: ["Delegation"], swiftSettings: strict),
+        .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation"], swiftSettings: strict),
+        .testTarget(
+            name: "SuperAgentAppTests",
+            dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation"],
+            swiftSettings: strict),
+    ]
+)

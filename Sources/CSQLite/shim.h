@@ -1,0 +1,8 @@
+#ifndef SUPER_AGENT_CSQLITE_SHIM_H
+#define SUPER_AGENT_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+/// SQLITE_TRANSIENT is a cast macro Swift cannot import.
+static inline sqlite3_destructor_type sa_sqlite_transient(void) { return SQLITE_TRANSIENT; }
+
+#endif

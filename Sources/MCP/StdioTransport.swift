@@ -1,0 +1,46 @@
+import Dispatch
+import JSON
+import Log
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs an `MCPServer` over stdin/stdout until EOF, SIGTERM or SIGINT, then exits 0 after
+/// cancelling in-flight work (within about half a second).
+/// - SeeAlso: MCP 2025-11-25, basic/transports (stdio).
+public enum StdioTransport {
+    /// Blocks reading stdin on the calling thread; never returns.
+    public static func run(_ server: MCPServer, maxLineBytes: Int, logger: Logger) -> Never {
+        signal(SIGPIPE, SIG_IGN)  // a vanished client shows up as EPIPE, not a crash
+        // On EOF the client may still be reading: let quick calls finish first. On a signal, stop now.
+        let stop: @Sendable (String, Duration) -> Void = { reason, drain in
+            logger.info("stopping", ["reason": .string(reason), "inFlight": .int(Int64(server.inFlightCount))])
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await server.shutdown(drain: drain, grace: .milliseconds(400))
+                done.signal()
+            }
+            _ = done.wait(timeout: .now() + .milliseconds(900))
+            exit(0)
+        }
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop(sig == SIGTERM ? "SIGTERM" : "SIGINT", .zero) }
+            source.resume()
+            sources.append(source)
+        }
+        readLines(fd: 0, maxLineBytes: maxLineBytes) { event in
+            switch event {
+            case .line(let bytes): server.receive(line: bytes)
+            case .oversized(let count): server.receiveOversized(byteCount: count, limit: maxLineBytes)
+            }
+        }
+        withExtendedLifetime(sources) { stop("stdin closed", .milliseconds(400)) }
+        exit(0)
+    }
+}

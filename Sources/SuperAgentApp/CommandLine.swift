@@ -1,0 +1,62 @@
+/// A parsed command line: `super-agent <subcommand> [--flag value | --flag=value | --switch]...`.
+public struct ParsedArguments: Sendable, Equatable {
+    public var values: [String: String] = [:]
+    public var switches: Set<String> = []
+}
+
+/// One subcommand's accepted options, for parsing and for `--help`.
+public struct CommandSpec: Sendable {
+    public let name: String
+    public let summary: String
+    /// Options taking a value: name (without `--`), placeholder, help text.
+    public let options: [(name: String, placeholder: String, help: String)]
+    /// Options without a value.
+    public let switches: [(name: String, help: String)]
+
+    /// Parses `arguments` (after the subcommand), refusing unknown options and missing values.
+    public func parse(_ arguments: [String]) throws(ConfigError) -> ParsedArguments {
+        var parsed = ParsedArguments()
+        var i = 0
+        while i < arguments.count {
+            let arg = arguments[i]
+            guard arg.hasPrefix("--"), arg.count > 2 else {
+                throw .usage("super-agent \(name): unexpected argument \"\(arg)\"; see super-agent \(name) --help")
+            }
+            var key = String(arg.dropFirst(2))
+            var inline: String? = nil
+            if let eq = key.firstIndex(of: "=") {
+                inline = String(key[key.index(after: eq)...])
+                key = String(key[..<eq])
+            }
+            if switches.contains(where: { $0.name == key }) {
+                guard inline == nil else { throw .usage("super-agent \(name): --\(key) takes no value") }
+                parsed.switches.insert(key)
+            } else if options.contains(where: { $0.name == key }) {
+                if let inline {
+                    parsed.values[key] = inline
+                } else {
+                    guard i + 1 < arguments.count else { throw .usage("super-agent \(name): --\(key) needs a value") }
+                    i += 1
+                    parsed.values[key] = arguments[i]
+                }
+            } else {
+                throw .usage("super-agent \(name): unknown option --\(key); see super-agent \(name) --help")
+            }
+            i += 1
+        }
+        return parsed
+    }
+
+    public var help: String {
+        var lines = ["usage: super-agent \(name) [options]", "", summary, "", "options:"]
+        let width = max(
+            options.map { $0.name.count + $0.placeholder.count + 3 }.max() ?? 0,
+            switches.map { $0.name.count + 2 }.max() ?? 0)
+        func row(_ left: String, _ help: String) -> String {
+            "  " + left + String(repeating: " ", count: width - left.count + 2) + help
+        }
+        for o in options { lines.append(row("--\(o.name) \(o.placeholder)", o.help)) }
+        for s in switches { lines.append(row("--\(s.name)", s.help)) }
+        return lines.joined(separator: "\n")
+    }
+}

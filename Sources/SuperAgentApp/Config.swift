@@ -1,0 +1,195 @@
+import Delegation
+import JSON
+import Log
+
+/// Which CapacityStore holds the agents' load reports.
+public enum CapacityStoreKind: String, Sendable, CaseIterable {
+    /// This process only (tests, a single agent).
+    case memory
+    /// A SQLite file in the state dir, shared by every process on the host (the default).
+    case sqlite
+}
+
+/// Everything `super-agent` is configured with, resolved in the order
+/// flags > environment > config file > built-in defaults.
+public struct Config: Sendable {
+    public var agents: [Agent] = []
+    public var maxHops = 3
+    public var capacityTTLSeconds = 600.0
+    public var capacityStore = CapacityStoreKind.sqlite
+    public var maxLineBytes = 8 << 20
+    public var logLevel = LogLevel.info
+    public var stateDir: String
+    /// The calling agent (`ROLE_ID`); checked against the chart when a tool is called.
+    public var roleID: String?
+    /// Where the configuration came from, for messages.
+    public var source = "built-in default"
+
+    /// The validated chart; `load` guarantees this succeeds.
+    public func orgChart() throws(ConfigError) -> OrgChart {
+        do { return try OrgChart(agents) } catch { throw .orgChart(source: source, error) }
+    }
+
+    init(stateDir: String) { self.stateDir = stateDir }
+
+    /// Resolves the configuration; `flags` are `--name value` options already split by the caller.
+    public static func load(flags: [String: String], environment env: Environment) throws(ConfigError) -> Config {
+        var config = Config(stateDir: defaultStateDir(env))
+        try config.apply(file: DefaultConfig.json, source: "built-in default")
+        if let path = flags["config"] ?? env["SUPER_AGENT_CONFIG"] {
+            let bytes: [UInt8]
+            switch readFile(path) {
+            case .success(let b): bytes = b
+            case .failure(let e): throw e
+            }
+            try config.apply(file: String(decoding: bytes, as: UTF8.self), source: path)
+        }
+        for (name, setting) in Setting.environment.sorted(by: { $0.key < $1.key }) {
+            if let value = env[name] { try config.apply(setting, value, shownAs: name, source: "environment") }
+        }
+        for setting in Setting.allCases {
+            if let value = flags[setting.rawValue] {
+                try config.apply(setting, value, shownAs: "--\(setting.rawValue)", source: "command line")
+            }
+        }
+        _ = try config.orgChart()
+        return config
+    }
+
+    /// A setting that a flag (`--` + raw value) or an environment variable can override.
+    public enum Setting: String, Sendable, CaseIterable {
+        case role
+        case stateDir = "state-dir"
+        case logLevel = "log-level"
+        case maxLineBytes = "max-line-bytes"
+        case capacityTTL = "capacity-ttl"
+        case capacityStore = "capacity-store"
+        case maxHops = "max-hops"
+
+        /// Environment variables and the setting each one overrides.
+        public static let environment: [String: Setting] = [
+            "ROLE_ID": .role,
+            "SUPER_AGENT_STATE_DIR": .stateDir,
+            "SUPER_AGENT_LOG_LEVEL": .logLevel,
+            "SUPER_AGENT_MAX_LINE_BYTES": .maxLineBytes,
+            "SUPER_AGENT_CAPACITY_TTL_S": .capacityTTL,
+            "SUPER_AGENT_CAPACITY_STORE": .capacityStore,
+            "SUPER_AGENT_MAX_HOPS": .maxHops,
+        ]
+    }
+
+    mutating func apply(_ setting: Setting, _ value: String, shownAs shown: String, source: String) throws(ConfigError) {
+        switch setting {
+        case .role: roleID = value
+        case .stateDir:
+            guard value.hasPrefix("/") else { throw .invalidValue(key: shown, source: source, expected: "an absolute path") }
+            stateDir = value
+        case .logLevel:
+            guard let l = LogLevel(rawValue: value) else {
+                throw .invalidValue(key: shown, source: source, expected: "one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            logLevel = l
+        case .maxLineBytes:
+            guard let n = Int(value), n >= 1024 else { throw .invalidValue(key: shown, source: source, expected: "an integer of at least 1024") }
+            maxLineBytes = n
+        case .capacityTTL:
+            guard let n = Double(value), n > 0, n.isFinite else { throw .invalidValue(key: shown, source: source, expected: "a positive number of seconds") }
+            capacityTTLSeconds = n
+        case .capacityStore:
+            guard let k = CapacityStoreKind(rawValue: value) else {
+                throw .invalidValue(key: shown, source: source, expected: "one of \(CapacityStoreKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            capacityStore = k
+        case .maxHops:
+            guard let n = Int(value), (1...32).contains(n) else { throw .invalidValue(key: shown, source: source, expected: "an integer from 1 to 32") }
+            maxHops = n
+        }
+    }
+
+    /// Applies a JSON config file; keys it does not mention keep their current values.
+    mutating func apply(file text: String, source: String) throws(ConfigError) {
+        let root: JSON
+        do { root = try JSON.parse(text) } catch { throw .malformed(source: source, error) }
+        guard case .object(let o) = root else { throw .invalidValue(key: "the top level", source: source, expected: "an object") }
+        self.source = source
+        if let org = o["org"] {
+            guard case .object(let orgObject) = org else { throw .invalidValue(key: "org", source: source, expected: "an object") }
+            if let hops = orgObject["max_hops"] {
+                guard let n = hops.intValue, (1...32).contains(n) else { throw .invalidValue(key: "org.max_hops", source: source, expected: "an integer from 1 to 32") }
+                maxHops = Int(n)
+            }
+            if let list = orgObject["agents"] {
+                guard case .array(let items) = list else { throw .invalidValue(key: "org.agents", source: source, expected: "an array of agents") }
+                agents = try items.enumerated().map { (i, item) throws(ConfigError) in try Self.agent(item, index: i, source: source) }
+            }
+        }
+        if let capacity = o["capacity"] {
+            if let ttl = capacity["ttl_s"] {
+                guard let n = ttl.numberValue, n > 0 else { throw .invalidValue(key: "capacity.ttl_s", source: source, expected: "a positive number of seconds") }
+                capacityTTLSeconds = n
+            }
+            if let store = capacity["store"] {
+                guard let k = store.stringValue.flatMap(CapacityStoreKind.init(rawValue:)) else {
+                    throw .invalidValue(key: "capacity.store", source: source, expected: "\"memory\" or \"sqlite\"")
+                }
+                capacityStore = k
+            }
+        }
+        if let limit = o["mcp"]?["max_line_bytes"] {
+            guard let n = limit.intValue, n >= 1024 else { throw .invalidValue(key: "mcp.max_line_bytes", source: source, expected: "an integer of at least 1024") }
+            maxLineBytes = Int(n)
+        }
+        if let level = o["log_level"] {
+            guard let l = level.stringValue.flatMap(LogLevel.init(rawValue:)) else {
+                throw .invalidValue(key: "log_level", source: source, expected: "one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            logLevel = l
+        }
+        if let dir = o["state_dir"] {
+            guard let s = dir.stringValue, s.hasPrefix("/") else { throw .invalidValue(key: "state_dir", source: source, expected: "an absolute path") }
+            stateDir = s
+        }
+    }
+
+    static func agent(_ item: JSON, index: Int, source: String) throws(ConfigError) -> Agent {
+        let key = "org.agents[\(index)]"
+        guard case .object(let o) = item else { throw .invalidValue(key: key, source: source, expected: "an object with an id") }
+        guard let id = o["id"]?.stringValue else { throw .invalidValue(key: "\(key).id", source: source, expected: "a string") }
+        var manager: String? = nil
+        if let m = o["reports_to"], !m.isNull {
+            guard let s = m.stringValue else { throw .invalidValue(key: "\(key).reports_to", source: source, expected: "a string or null") }
+            manager = s
+        }
+        var maxConcurrent = 3
+        if let m = o["max_concurrent"] {
+            guard let n = m.intValue else { throw .invalidValue(key: "\(key).max_concurrent", source: source, expected: "an integer") }
+            maxConcurrent = Int(n)
+        }
+        return Agent(id: id, reportsTo: manager, maxConcurrent: maxConcurrent)
+    }
+
+    /// `$XDG_STATE_HOME/super-agent`, else `~/.local/state/super-agent`.
+    static func defaultStateDir(_ env: Environment) -> String {
+        if let xdg = env["XDG_STATE_HOME"], xdg.hasPrefix("/") { return xdg + "/super-agent" }
+        if let home = env["HOME"], home.hasPrefix("/") { return home + "/.local/state/super-agent" }
+        return "/tmp/super-agent-state"
+    }
+
+    /// The effective configuration as a config file.
+    public var json: JSON {
+        var agentList: [JSON] = []
+        for a in agents {
+            var o: JSONObject = ["id": .string(a.id)]
+            if let m = a.reportsTo { o["reports_to"] = .string(m) }
+            o["max_concurrent"] = JSON(a.maxConcurrent)
+            agentList.append(.object(o))
+        }
+        return [
+            "org": ["max_hops": JSON(maxHops), "agents": .array(agentList)],
+            "capacity": ["ttl_s": .double(capacityTTLSeconds), "store": .string(capacityStore.rawValue)],
+            "mcp": ["max_line_bytes": JSON(maxLineBytes)],
+            "log_level": .string(logLevel.rawValue),
+            "state_dir": .string(stateDir),
+        ]
+    }
+}

@@ -1,0 +1,73 @@
+import Delegation
+import JSON
+import Log
+import MCP
+import SQLiteStores
+
+/// `super-agent mcp`: the MCP tool server a role agent mounts over stdio.
+public enum MCPCommand {
+    public static let spec = CommandSpec(
+        name: "mcp",
+        summary: """
+            Serve the super-agent tools over MCP on stdin/stdout (newline-delimited JSON-RPC), in the handshake era
+            (initialize, 2024-11-05 to 2025-11-25) or the 2026-07-28 per-request era. Logs go to stderr as JSON lines.
+
+            environment: ROLE_ID (the calling agent), SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL,
+            SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE, SUPER_AGENT_MAX_HOPS.
+            Precedence: flags > environment > config file > built-in defaults.
+            """,
+        options: [
+            ("config", "FILE", "JSON config file (org chart, capacity, limits)"),
+            ("role", "ID", "the calling agent's id in the org chart (ROLE_ID)"),
+            ("state-dir", "DIR", "where the shared capacity database lives (default $XDG_STATE_HOME/super-agent)"),
+            ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
+            ("max-line-bytes", "N", "longest accepted message line (default 8388608)"),
+            ("capacity-ttl", "SECONDS", "how long a capacity report stays fresh (default 600)"),
+            ("capacity-store", "KIND", "sqlite (shared by every process on the host, default) or memory"),
+            ("max-hops", "N", "delegation hops before the answer is spawn_worker (default 3)"),
+        ],
+        switches: [
+            ("print-config", "print the effective configuration as JSON and exit"),
+            ("help", "show this help"),
+            ("version", "show the version"),
+        ])
+
+    static let instructions = """
+        super-agent decides who should do a task. Call report_capacity when your workload changes. Before starting \
+        one-shot specialist work, call should_i_delegate: do it yourself, hand it to a report or a sibling, or spawn a \
+        pool worker. Pass delegation_chain when the task was handed to you, so it never loops.
+        """
+
+    /// Builds the server from a resolved configuration (also used by tests and the benchmark).
+    public static func makeServer(config: Config, sink: MessageSink, logger: Logger) throws(ConfigError) -> MCPServer {
+        let chart = try config.orgChart()
+        let store: any CapacityStore =
+            switch config.capacityStore {
+            case .memory: InMemoryCapacityStore()
+            case .sqlite: SQLiteCapacityStore(path: config.stateDir + "/capacity.sqlite3")
+            }
+        let tracker = CapacityTracker(
+            chart: chart, store: store, reportTTL: config.capacityTTLSeconds, maxHops: config.maxHops)
+        let tools = DelegationTools(tracker: tracker, roleID: config.roleID)
+        let info = ServerInfo(
+            name: "super-agent", title: "super-agent", version: SuperAgentVersion.current, instructions: instructions)
+        return MCPServer(info: info, tools: ToolRegistry(tools.all), sink: sink, logger: logger)
+    }
+
+    static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
+        let parsed = try spec.parse(arguments)
+        if parsed.switches.contains("help") { exitPrinting(spec.help) }
+        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        let config = try Config.load(flags: parsed.values, environment: environment)
+        if parsed.switches.contains("print-config") { exitPrinting(config.json.text) }
+        let logger = Logger(level: config.logLevel)
+        let server = try makeServer(config: config, sink: FileDescriptorSink(fd: 1), logger: logger)
+        logger.info(
+            "mcp server starting",
+            [
+                "version": .string(SuperAgentVersion.current), "role": JSON(config.roleID), "config": .string(config.source),
+                "capacityStore": .string(config.capacityStore.rawValue),
+            ])
+        StdioTransport.run(server, maxLineBytes: config.maxLineBytes, logger: logger)
+    }
+}

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `super-agent` command: dispatches to a subcommand.
+public enum SuperAgentCLI {
+    static let usage = """
+        usage: super-agent <command> [options]
+
+        A shared pool of runners for fleets of AI role agents.
+
+        commands:
+          mcp    serve the delegation tools over MCP on stdio (mount this in Claude Code or Gemini CLI)
+
+        Run super-agent <command> --help for a command's options.
+        """
+
+    public static func main(_ arguments: [String]) -> Never {
+        let rest = Array(arguments.dropFirst())
+        guard let command = rest.first else { exitPrinting(usage, to: 2, code: 64) }
+        do {
+            switch command {
+            case "mcp": try MCPCommand.run(Array(rest.dropFirst()), environment: .current())
+            case "--help", "-h", "help": exitPrinting(usage)
+            case "--version", "-V": exitPrinting("super-agent \(SuperAgentVersion.current)")
+            default: exitPrinting("super-agent: unknown command \"\(command)\"\n\n\(usage)", to: 2, code: 64)
+            }
+        } catch {
+            let code: Int32 = if case .usage = error { 64 } else { 78 }
+            exitPrinting("super-agent \(command): \(error)", to: 2, code: code)
+        }
+    }
+}
+
+/// Writes `text` and a newline to `fd`, then exits with `code`.
+func exitPrinting(_ text: String, to fd: Int32 = 1, code: Int32 = 0) -> Never {
+    var bytes = Array(text.utf8)
+    bytes.append(0x0A)
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n <= 0 { break }
+            offset += n
+        }
+    }
+    exit(code)
+}

@@ -1,0 +1,3 @@
+import SuperAgentApp
+
+SuperAgentCLI.main(CommandLine.arguments)
