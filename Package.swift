@@ -18,10 +18,12 @@ let package = Package(
 
         // JSON: the value type over jansson. Knows nothing else.
         .target(name: "JSON", dependencies: ["CJansson"], swiftSettings: strict),
+        // Signals: SIGTERM/SIGINT delivered to Swift without a lost-signal window.
+        .target(name: "Signals", dependencies: [], swiftSettings: strict),
         // Log: JSON-lines structured log to stderr.
         .target(name: "Log", dependencies: ["JSON"], swiftSettings: strict),
         // MCP: JSON-RPC framing, both protocol eras, tool registry, progress, cancellation.
-        .target(name: "MCP", dependencies: ["JSON", "Log"], swiftSettings: strict),
+        .target(name: "MCP", dependencies: ["JSON", "Log", "Signals"], swiftSettings: strict),
         // Domain: org chart, capacity tracking and the delegation policy. Pure Swift.
         .target(name: "Delegation", dependencies: [], swiftSettings: strict),
         // Edge: SQLite-backed stores shared by every process on a host.

@@ -55,7 +55,7 @@ extension JSON {
 
     /// Compact UTF-8 serialization (non-ASCII is written as UTF-8; `\u0000` stays escaped).
     public func serialized() throws(JSONEncodeError) -> [UInt8] {
-        guard let root = makeJansson() else { throw JSONEncodeError(reason: "out of memory building JSON") }
+        guard let root = makeJansson() else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (an object key containing NUL, or out of memory)") }
         defer { json_decref(root) }
         let flags = JSON_COMPACT | JSON_ENCODE_ANY | (17 << 11)  // JSON_REAL_PRECISION(17): reals round-trip
         let size = json_dumpb(root, nil, 0, Int(flags))
@@ -152,6 +152,11 @@ extension JSON {
             guard let obj = json_object() else { return nil }
             for (key, value) in object.pairs {
                 var k = key
+                // jansson cannot read a NUL inside a key back, so never write one.
+                guard !k.utf8.contains(0) else {
+                    json_decref(obj)
+                    return nil
+                }
                 guard let child = value.makeJansson() else {
                     json_decref(obj)
                     return nil

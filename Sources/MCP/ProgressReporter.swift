@@ -14,19 +14,19 @@ final class ProgressReporter: Sendable {
         self.sink = sink
     }
 
+    /// Picks the next value and sends it under one lock, so notifications reported from concurrent
+    /// tasks reach the wire in increasing order too.
     func report(_ value: Double, total: Double?, message: String?) {
-        let progress: Double? = last.withLock { last in
-            var v = value
-            if let previous = last, v <= previous { v = previous.nextUp }
-            guard v.isFinite else { return nil }
-            last = v
-            return v
+        last.withLock { last in
+            var progress = value
+            if let previous = last, progress <= previous { progress = previous.nextUp }
+            guard progress.isFinite else { return }
+            last = progress
+            var params: JSONObject = ["progressToken": token, "progress": .double(progress)]
+            if let total, total.isFinite { params["total"] = .double(total) }
+            if let message { params["message"] = .string(message) }
+            sink.send(OutgoingMessage.notification("notifications/progress", .object(params)))
         }
-        guard let progress else { return }
-        var params: JSONObject = ["progressToken": token, "progress": .double(progress)]
-        if let total, total.isFinite { params["total"] = .double(total) }
-        if let message { params["message"] = .string(message) }
-        sink.send(OutgoingMessage.notification("notifications/progress", .object(params)))
     }
 }
 

@@ -49,7 +49,13 @@ extension MCPServer {
     /// `ping` alone is answered either way.
     func resolveEnvelope(method: String, params: JSONObject?) throws(RPCError) -> RequestEnvelope {
         let meta = params?["_meta"]?.objectValue ?? JSONObject()
-        let progressToken = meta[MetaKey.progressToken].flatMap { RequestID($0)?.json }
+        // A progress token is a string or any number (MCP ProgressToken); anything else is ignored.
+        let progressToken: JSON? = meta[MetaKey.progressToken].flatMap { token in
+            switch token {
+            case .string, .int, .double: token
+            default: nil
+            }
+        }
         let negotiated = state.withLock { $0.negotiatedVersion }
         if method == "initialize" || negotiated != nil {
             let level = state.withLock { $0.clientLogLevel }

@@ -1,6 +1,7 @@
 import Dispatch
 import JSON
 import Log
+import Signals
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,6 @@ import Darwin
 public enum StdioTransport {
     /// Blocks reading stdin on the calling thread; never returns.
     public static func run(_ server: MCPServer, maxLineBytes: Int, logger: Logger) -> Never {
-        signal(SIGPIPE, SIG_IGN)  // a vanished client shows up as EPIPE, not a crash
         // On EOF the client may still be reading: let quick calls finish first. On a signal, stop now.
         let stop: @Sendable (String, Duration) -> Void = { reason, drain in
             logger.info("stopping", ["reason": .string(reason), "inFlight": .int(Int64(server.inFlightCount))])
@@ -26,21 +26,14 @@ public enum StdioTransport {
             _ = done.wait(timeout: .now() + .milliseconds(900))
             exit(0)
         }
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop(sig == SIGTERM ? "SIGTERM" : "SIGINT", .zero) }
-            source.resume()
-            sources.append(source)
-        }
+        TerminationSignals.watch { name in stop(name, .zero) }
         readLines(fd: 0, maxLineBytes: maxLineBytes) { event in
             switch event {
             case .line(let bytes): server.receive(line: bytes)
             case .oversized(let count): server.receiveOversized(byteCount: count, limit: maxLineBytes)
             }
         }
-        withExtendedLifetime(sources) { stop("stdin closed", .milliseconds(400)) }
+        stop("stdin closed", .milliseconds(400))
         exit(0)
     }
 }

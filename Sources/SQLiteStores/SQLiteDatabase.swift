@@ -106,7 +106,7 @@ final class SQLiteDatabase {
     static func makeParentDirectory(of path: String) throws(SQLiteError) {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
         let dir = String(path[..<slash])
-        var built = ""
+        var built = path.hasPrefix("/") ? "" : "."
         for part in dir.split(separator: "/", omittingEmptySubsequences: true) {
             built += "/" + part
             if mkdir(built, 0o700) != 0 && errno != EEXIST {

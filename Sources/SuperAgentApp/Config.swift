@@ -124,6 +124,7 @@ public struct Config: Sendable {
             }
         }
         if let capacity = o["capacity"] {
+            guard case .object = capacity else { throw .invalidValue(key: "capacity", source: source, expected: "an object") }
             if let ttl = capacity["ttl_s"] {
                 guard let n = ttl.numberValue, n > 0 else { throw .invalidValue(key: "capacity.ttl_s", source: source, expected: "a positive number of seconds") }
                 capacityTTLSeconds = n
@@ -134,6 +135,9 @@ public struct Config: Sendable {
                 }
                 capacityStore = k
             }
+        }
+        if let mcp = o["mcp"], mcp.objectValue == nil {
+            throw .invalidValue(key: "mcp", source: source, expected: "an object")
         }
         if let limit = o["mcp"]?["max_line_bytes"] {
             guard let n = limit.intValue, n >= 1024 else { throw .invalidValue(key: "mcp.max_line_bytes", source: source, expected: "an integer of at least 1024") }

@@ -1,0 +1,108 @@
+import Testing
+
+@testable import MCP
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Feeds each chunk in turn and returns every event, with `finish()`'s when `finishing`.
+private func frame(_ chunks: [String], limit: Int = 64, finishing: Bool = false) -> [LineFramer.Event] {
+    frame(chunks.map { Array($0.utf8) }, limit: limit, finishing: finishing)
+}
+
+private func frame(_ chunks: [[UInt8]], limit: Int, finishing: Bool = false) -> [LineFramer.Event] {
+    var framer = LineFramer(maxLineBytes: limit)
+    var events: [LineFramer.Event] = []
+    for chunk in chunks { events += chunk.withUnsafeBytes { framer.feed($0) } }
+    if finishing { events += framer.finish() }
+    return events
+}
+
+private func line(_ s: String) -> LineFramer.Event { .line(Array(s.utf8)) }
+
+@Suite("LineFramer")
+struct LineFramerTests {
+    @Test func linesSplitAcrossChunksAreReassembled() {
+        let events = frame(["{\"jsonrpc\":", "\"2.0\"}\nsec", "ond\nthi", "rd", "\n"])
+        #expect(events == [line("{\"jsonrpc\":\"2.0\"}"), line("second"), line("third")])
+        #expect(frame(["a\nbb\nccc\n"]) == [line("a"), line("bb"), line("ccc")])
+
+        var framer = LineFramer(maxLineBytes: 64)
+        #expect(Array("{\"id\":7,\"method\":\"pi".utf8).withUnsafeBytes { framer.feed($0) }.isEmpty, "held until its newline")
+        #expect(Array("ng\"}\n".utf8).withUnsafeBytes { framer.feed($0) } == [line("{\"id\":7,\"method\":\"ping\"}")])
+    }
+
+    @Test func crlfIsStrippedEvenWhenSplitAcrossChunksButOtherCarriageReturnsStay() {
+        #expect(frame(["abc\r\n"]) == [line("abc")])
+        #expect(frame(["abc\r", "\n"]) == [line("abc")])
+        #expect(frame(["abc", "\r", "\n", "def\r\n"]) == [line("abc"), line("def")])
+        #expect(frame(["a\rb\n"]) == [line("a\rb")])
+        #expect(frame(["x\r\r\n"]) == [line("x\r")], "only one trailing CR belongs to the terminator")
+    }
+
+    @Test func emptyLinesAreDeliveredAsEmptyLines() {
+        #expect(frame(["\n\n"]) == [line(""), line("")])
+        #expect(frame(["\r\n", "a\n", "\n"]) == [line(""), line("a"), line("")])
+    }
+
+    @Test func oversizedLineIsReportedOnceAndReadingResumesAtNextNewline() {
+        let events = frame(["0123456789ABCDEF\nok\n"], limit: 8)
+        #expect(events == [.oversized(byteCount: 16), line("ok")])
+        // Crossing the limit only in the chunk that holds the newline counts the whole line.
+        #expect(frame(["abcde", "fghijkl\nok\n"], limit: 8) == [.oversized(byteCount: 12), line("ok")])
+        // The framer is back to normal afterwards.
+        #expect(
+            frame(["toolongtoolong", "\nshort\n", "also-ok\n"], limit: 8)
+                == [.oversized(byteCount: 14), line("short"), line("also-ok")])
+    }
+
+    @Test func oversizedLineSpanningManyChunksIsReportedOnceWithItsTotalByteCount() {
+        var framer = LineFramer(maxLineBytes: 10)
+        var during: [LineFramer.Event] = []
+        for _ in 0..<100 {
+            during += Array("xxxxxxx".utf8).withUnsafeBytes { framer.feed($0) }
+        }
+        #expect(during.isEmpty, "nothing is reported until the oversized line ends")
+        let after = Array("yyy\nnext\n".utf8).withUnsafeBytes { framer.feed($0) }
+        #expect(after == [.oversized(byteCount: 703), line("next")])
+        #expect(framer.finish().isEmpty)
+    }
+
+    @Test func exactlyAtLimitLineIsAcceptedAndOneByteMoreIsNot() {
+        #expect(frame(["12345678\n"], limit: 8) == [line("12345678")])
+        #expect(frame(["1234", "5678", "\n"], limit: 8) == [line("12345678")])
+        #expect(frame(["12345678", "\n"], limit: 8) == [line("12345678")])
+        #expect(frame(["123456789\n"], limit: 8) == [.oversized(byteCount: 9)])
+        #expect(frame(["12345", "6789\n"], limit: 8) == [.oversized(byteCount: 9)])
+    }
+
+    @Test func finishDeliversAFinalLineWithoutNewline() {
+        #expect(frame(["a\n{\"half\":"], finishing: true) == [line("a"), line("{\"half\":")])
+        #expect(frame(["tail\r"], finishing: true) == [line("tail")])
+        #expect(frame(["done\n"], finishing: true) == [line("done")])
+    }
+
+    @Test func finishReportsAnOversizedUnterminatedLineOnce() {
+        var framer = LineFramer(maxLineBytes: 4)
+        #expect(Array("abcdef".utf8).withUnsafeBytes { framer.feed($0) }.isEmpty)
+        #expect(Array("gh".utf8).withUnsafeBytes { framer.feed($0) }.isEmpty)
+        #expect(framer.finish() == [.oversized(byteCount: 8)])
+        #expect(framer.finish().isEmpty, "finish resets the framer")
+    }
+
+    @Test func readLinesDrainsAFileDescriptorToEOFIncludingAnUnterminatedLastLine() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        let input = Array("first\r\n\(String(repeating: "z", count: 40))\nsecond\nlast".utf8)
+        let written = input.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+        close(fds[1])
+        try #require(written == input.count)
+        var events: [LineFramer.Event] = []
+        readLines(fd: fds[0], maxLineBytes: 16) { events.append($0) }
+        close(fds[0])
+        #expect(events == [line("first"), .oversized(byteCount: 40), line("second"), line("last")])
+    }
+}
