@@ -15,6 +15,11 @@ let package = Package(
         // C libraries from Debian, through pkg-config; never an absolute path.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Syscalls glibc has no wrapper for (openat2, Landlock) and the fork/exec of a run's child.
+        .target(name: "CSystem"),
 
         // JSON: the value type over jansson. Knows nothing else.
         .target(name: "JSON", dependencies: ["CJansson"], swiftSettings: strict),
@@ -26,18 +31,27 @@ let package = Package(
         .target(name: "MCP", dependencies: ["JSON", "Log", "Signals"], swiftSettings: strict),
         // Domain: org chart, capacity tracking and the delegation policy. Pure Swift.
         .target(name: "Delegation", dependencies: [], swiftSettings: strict),
+        // Domain: runs, the RunRegistry, adapters and the run service. Pure Swift over protocols.
+        .target(name: "Runs", dependencies: ["JSON", "Log"], swiftSettings: strict),
+        // Edge: the path sanitizer, workspaces and the process launcher (spawn, confine, capture).
+        .target(name: "Sandbox", dependencies: ["Runs", "CSystem"], swiftSettings: strict),
+        // Edge: the pool's HTTP server (libmicrohttpd) and client (libcurl).
+        .target(name: "PoolHTTP", dependencies: ["Runs", "JSON", "Log", "CMicroHTTPD", "CCurl"], swiftSettings: strict),
         // Edge: SQLite-backed stores shared by every process on a host.
         .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation"], swiftSettings: strict),
         // Wiring: config loading, the MCP tools over the domain, subcommands.
         .target(
             name: "SuperAgentApp",
-            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores"],
+            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "Runs", "Sandbox", "PoolHTTP", "Signals"],
             swiftSettings: strict),
         .executableTarget(name: "super-agent", dependencies: ["SuperAgentApp"], swiftSettings: strict),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "DelegationTests", dependencies: ["Delegation"], swiftSettings: strict),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
+        .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",

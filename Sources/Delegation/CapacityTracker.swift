@@ -30,6 +30,8 @@ public struct CapacityTracker: Sendable {
     public let reportTTL: Double
     public let maxHops: Int
     let now: @Sendable () -> Double
+    /// Every agent in the chart as `.unavailable`: the starting point of `availability()`, built once.
+    private let nobodyReported: [String: AgentAvailability]
 
     public init(
         chart: OrgChart, store: any CapacityStore, reportTTL: Double = 600, maxHops: Int = 3,
@@ -40,6 +42,7 @@ public struct CapacityTracker: Sendable {
         self.reportTTL = reportTTL
         self.maxHops = maxHops
         self.now = now
+        self.nobodyReported = Dictionary(uniqueKeysWithValues: chart.ids.map { ($0, AgentAvailability.unavailable) })
     }
 
     /// Seconds since the Unix epoch.
@@ -69,8 +72,7 @@ public struct CapacityTracker: Sendable {
     public func availability() async throws(DelegationError) -> [String: AgentAvailability] {
         let reports: [CapacityReport]
         do { reports = try await store.reports(since: now() - reportTTL) } catch { throw .store(error) }
-        var result: [String: AgentAvailability] = [:]
-        for id in chart.ids { result[id] = .unavailable }
+        var result = nobodyReported
         for r in reports where result[r.agentID] != nil {
             result[r.agentID] = .reported(Load(active: r.activeTasks, max: r.maxTasks))
         }

@@ -43,6 +43,8 @@ public enum OrgChartError: Error, Sendable, Equatable, CustomStringConvertible {
 /// A validated reporting tree (or forest): no duplicates, no unknown managers, no cycles.
 public struct OrgChart: Sendable {
     public let agents: [Agent]
+    /// Every agent id, sorted.
+    public let ids: [String]
     private let byID: [String: Agent]
     private let reportsByManager: [String: [String]]
 
@@ -77,11 +79,10 @@ public struct OrgChart: Sendable {
             }
         }
         self.agents = agents
+        self.ids = agents.map(\.id).sorted()
         self.byID = byID
         self.reportsByManager = reports.mapValues { $0.sorted() }
     }
-
-    public var ids: [String] { agents.map(\.id).sorted() }
 
     public func agent(_ id: String) -> Agent? { byID[id] }
 

@@ -1,5 +1,11 @@
 import CJansson
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a document could not be read as JSON, with where it went wrong.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based line of the error, as jansson counts it.
@@ -55,23 +61,38 @@ extension JSON {
 
     /// Compact UTF-8 serialization (non-ASCII is written as UTF-8; `\u0000` stays escaped).
     public func serialized() throws(JSONEncodeError) -> [UInt8] {
-        guard let root = makeJansson() else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (an object key containing NUL, or out of memory)") }
-        defer { json_decref(root) }
-        let flags = JSON_COMPACT | JSON_ENCODE_ANY | (17 << 11)  // JSON_REAL_PRECISION(17): reals round-trip
-        let size = json_dumpb(root, nil, 0, Int(flags))
-        guard size > 0 else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (non-finite number?)") }
-        var out = [UInt8](repeating: 0, count: size)
-        let written = out.withUnsafeMutableBufferPointer { buf in
-            buf.withMemoryRebound(to: CChar.self) { json_dumpb(root, $0.baseAddress, size, Int(flags)) }
-        }
-        guard written == size else { throw JSONEncodeError(reason: "value changed size while encoding") }
-        return out
+        try withSerializedBytes { Array($0) }
     }
+
+    /// Serializes in one jansson pass into a scratch buffer and hands the bytes to `body` (valid only
+    /// during the call), optionally followed by one newline: a message line ready for `write(2)`.
+    public func withSerializedBytes<R>(newlineTerminated: Bool = false, _ body: (UnsafeRawBufferPointer) -> R)
+        throws(JSONEncodeError) -> R
+    {
+        guard let root = makeJansson() else {
+            throw JSONEncodeError(reason: "value cannot be encoded as JSON (an object key containing NUL, a non-finite number, or out of memory)")
+        }
+        defer { json_decref(root) }
+        var buffer = DumpBuffer()
+        defer { buffer.release() }
+        let rc = withUnsafeMutablePointer(to: &buffer) { ctx in
+            json_dump_callback(root, DumpBuffer.append, UnsafeMutableRawPointer(ctx), Int(Self.dumpFlags))
+        }
+        guard rc == 0, buffer.ok else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (non-finite number?)") }
+        if newlineTerminated {
+            _ = withUnsafeBytes(of: UInt8(0x0A)) { DumpBuffer.append(buffer: $0.baseAddress!.assumingMemoryBound(to: CChar.self), size: 1, into: &buffer) }
+            guard buffer.ok else { throw JSONEncodeError(reason: "out of memory") }
+        }
+        return body(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+    }
+
+    /// Compact, keys in insertion order, reals with 17 significant digits (they round-trip).
+    private static let dumpFlags = JSON_COMPACT | JSON_ENCODE_ANY | (17 << 11)  // JSON_REAL_PRECISION(17)
 
     /// Compact serialization as a String; non-finite reals become `null` so this never fails.
     public var text: String {
-        if let bytes = try? serialized() { return String(decoding: bytes, as: UTF8.self) }
-        return String(decoding: (try? sanitizedForEncoding().serialized()) ?? Array("null".utf8), as: UTF8.self)
+        if let s = try? withSerializedBytes({ String(decoding: $0, as: UTF8.self) }) { return s }
+        return (try? sanitizedForEncoding().withSerializedBytes { String(decoding: $0, as: UTF8.self) }) ?? "null"
     }
 
     /// Replaces NaN and infinities, which JSON cannot carry, with null.
@@ -89,18 +110,17 @@ extension JSON {
     private init(jansson node: UnsafeMutablePointer<json_t>) {
         switch sa_json_type(node) {
         case Int32(JSON_OBJECT.rawValue):
-            var object = JSONObject()
+            // jansson already refused duplicate keys, so members are appended without a lookup.
+            var pairs: [(key: String, value: JSON)] = []
+            pairs.reserveCapacity(json_object_size(node))
             var iter = json_object_iter(node)
             while let it = iter {
-                let keyPtr = json_object_iter_key(it)!
-                let keyLen = json_object_iter_key_len(it)
-                let key = keyPtr.withMemoryRebound(to: UInt8.self, capacity: keyLen) {
-                    String(decoding: UnsafeBufferPointer(start: $0, count: keyLen), as: UTF8.self)
-                }
-                object[key] = JSON(jansson: json_object_iter_value(it)!)
+                let keyPtr = UnsafeRawPointer(json_object_iter_key(it)!).assumingMemoryBound(to: UInt8.self)
+                let key = String(decoding: UnsafeBufferPointer(start: keyPtr, count: json_object_iter_key_len(it)), as: UTF8.self)
+                pairs.append((key, JSON(jansson: json_object_iter_value(it)!)))
                 iter = json_object_iter_next(node, it)
             }
-            self = .object(object)
+            self = .object(JSONObject(uniqueKeyedPairs: pairs))
         case Int32(JSON_ARRAY.rawValue):
             let n = json_array_size(node)
             var items: [JSON] = []
@@ -108,11 +128,8 @@ extension JSON {
             for i in 0..<n { items.append(JSON(jansson: json_array_get(node, i)!)) }
             self = .array(items)
         case Int32(JSON_STRING.rawValue):
-            let len = json_string_length(node)
-            let s = json_string_value(node)!.withMemoryRebound(to: UInt8.self, capacity: len) {
-                String(decoding: UnsafeBufferPointer(start: $0, count: len), as: UTF8.self)
-            }
-            self = .string(s)
+            let bytes = UnsafeRawPointer(json_string_value(node)!).assumingMemoryBound(to: UInt8.self)
+            self = .string(String(decoding: UnsafeBufferPointer(start: bytes, count: json_string_length(node)), as: UTF8.self))
         case Int32(JSON_INTEGER.rawValue):
             self = .int(Int64(json_integer_value(node)))
         case Int32(JSON_REAL.rawValue):
@@ -151,24 +168,22 @@ extension JSON {
         case .object(let object):
             guard let obj = json_object() else { return nil }
             for (key, value) in object.pairs {
-                var k = key
-                // jansson cannot read a NUL inside a key back, so never write one.
-                guard !k.utf8.contains(0) else {
-                    json_decref(obj)
-                    return nil
-                }
                 guard let child = value.makeJansson() else {
                     json_decref(obj)
                     return nil
                 }
-                let rc =
-                    k.isEmpty
-                    ? json_object_setn_new_nocheck(obj, "", 0, child)
-                    : k.withUTF8 { buf in
-                        buf.withMemoryRebound(to: CChar.self) {
-                            json_object_setn_new_nocheck(obj, $0.baseAddress, $0.count, child)
-                        }
+                var k = key
+                let rc = k.withUTF8 { buf -> Int32 in
+                    guard let base = buf.baseAddress, buf.count > 0 else { return json_object_setn_new_nocheck(obj, "", 0, child) }
+                    // jansson cannot read a NUL inside a key back, so never write one.
+                    guard memchr(base, 0, buf.count) == nil else {
+                        json_decref(child)
+                        return -1
                     }
+                    return base.withMemoryRebound(to: CChar.self, capacity: buf.count) {
+                        json_object_setn_new_nocheck(obj, $0, buf.count, child)
+                    }
+                }
                 if rc != 0 {
                     json_decref(obj)
                     return nil
@@ -176,5 +191,41 @@ extension JSON {
             }
             return obj
         }
+    }
+}
+
+/// Where `json_dump_callback` writes: a malloc'd buffer that doubles as needed, so a message is
+/// serialized in one pass (rather than once to learn its size and again to write it).
+private struct DumpBuffer {
+    var base: UnsafeMutablePointer<UInt8>?
+    var count = 0
+    var capacity = 0
+    var ok = true
+
+    mutating func release() {
+        free(base)
+        base = nil
+    }
+
+    /// The `json_dump_callback_t`: appends `size` bytes; -1 (which stops jansson) when out of memory.
+    static let append: @convention(c) (UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = { bytes, size, ctx in
+        append(buffer: bytes, size: size, into: &ctx!.assumingMemoryBound(to: DumpBuffer.self).pointee)
+    }
+
+    static func append(buffer bytes: UnsafePointer<CChar>?, size: Int, into b: inout DumpBuffer) -> Int32 {
+        guard size > 0, let bytes else { return 0 }
+        if b.count + size > b.capacity {
+            var newCapacity = max(b.capacity * 2, 1024)
+            while newCapacity < b.count + size { newCapacity *= 2 }
+            guard let grown = realloc(b.base, newCapacity) else {
+                b.ok = false
+                return -1
+            }
+            b.base = grown.assumingMemoryBound(to: UInt8.self)
+            b.capacity = newCapacity
+        }
+        memcpy(b.base! + b.count, bytes, size)
+        b.count += size
+        return 0
     }
 }

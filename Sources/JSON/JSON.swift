@@ -124,6 +124,9 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public init(dictionaryLiteral elements: (String, JSON)...) { self.init(elements) }
 
+    /// Members known to have distinct keys (a parsed object: jansson refuses duplicates).
+    init(uniqueKeyedPairs pairs: [(key: String, value: JSON)]) { self.pairs = pairs }
+
     public var count: Int { pairs.count }
     public var isEmpty: Bool { pairs.isEmpty }
     public var keys: [String] { pairs.map(\.key) }

@@ -22,22 +22,26 @@ public final class FileDescriptorSink: MessageSink {
     public init(fd: Int32) { self.fd = fd }
 
     public func send(_ message: JSON) {
-        var bytes = (try? message.serialized()) ?? Array(message.text.utf8)
-        bytes.append(0x0A)
+        // Serialized (one jansson pass, newline included) before taking the lock; written whole under it.
+        let written: Bool? = try? message.withSerializedBytes(newlineTerminated: true) { writeWhole($0) }
+        if written == nil { _ = Array((message.text + "\n").utf8).withUnsafeBytes { writeWhole($0) } }
+    }
+
+    @discardableResult
+    private func writeWhole(_ raw: UnsafeRawBufferPointer) -> Bool {
         lock.withLock { broken in
-            guard !broken else { return }
-            bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR || errno == EAGAIN { continue }
-                        broken = true  // EPIPE: the client is gone; drop further output
-                        return
-                    }
-                    offset += n
+            guard !broken else { return false }
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    broken = true  // EPIPE: the client is gone; drop further output
+                    return false
                 }
+                offset += n
             }
+            return true
         }
     }
 }

@@ -27,21 +27,47 @@ extension MCPServer {
             progress: envelope.progressToken.map { ProgressReporter(token: $0, sink: sink) },
             clientLog: ClientLog(sink: sink, level: envelope.logLevel, loggerName: info.name))
 
-        let admitted: Bool = state.withLock { s in
-            guard !s.closing, s.inFlight[id] == nil else { return false }
-            let task = Task { [self] in
-                let result = await Self.run(tool, arguments: arguments, context: context, logger: logger)
-                finish(id, result: result, era: envelope.era)
-            }
-            s.inFlight[id] = InFlightCall(task: task)
-            return true
+        // Admit the call under the lock, but start its task outside it: the task may run to its end
+        // (and take the lock in `finish`) before `Task.immediate` returns.
+        let serial: UInt64? = state.withLock { s in
+            guard !s.closing, s.inFlight[id] == nil else { return nil }
+            s.nextCallSerial &+= 1
+            s.inFlight[id] = InFlightCall(task: nil, serial: s.nextCallSerial)
+            return s.nextCallSerial
         }
-        if !admitted {
+        guard let serial else {
             let closing = state.withLock { $0.closing }
             reply(
                 id,
                 .failure(closing ? .internalError("server is shutting down") : .invalidRequest("request id \(id) is already in flight")),
                 era: envelope.era)
+            return
+        }
+        let era = envelope.era
+        let task = Self.startTask { [self] in
+            let result = await Self.run(tool, arguments: arguments, context: context, logger: logger)
+            finish(id, result: result, era: era)
+        }
+        // Keep the handle for cancellation unless the call already finished. A cancellation that came
+        // in before the handle was stored only set the flag; honour it now.
+        let cancelNow: Bool = state.withLock { s in
+            guard var call = s.inFlight[id], call.serial == serial else { return false }
+            call.task = task
+            s.inFlight[id] = call
+            return call.cancelled
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    /// Starts a tool call's task. It runs on the calling thread up to its first real suspension (a
+    /// tool that answers without waiting is answered before the next line is read, with no thread
+    /// hand-off); whatever it awaits later resumes on the cooperative pool, so a tool that waits
+    /// (on disk, a lock, a timer) never delays the lines after it.
+    static func startTask(_ operation: sending @escaping @isolated(any) () async -> Void) -> Task<Void, Never> {
+        if #available(macOS 26.0, iOS 26.0, tvOS 26.0, watchOS 26.0, visionOS 26.0, *) {
+            return Task.immediate(operation: operation)
+        } else {
+            return Task(operation: operation)
         }
     }
 

@@ -7,6 +7,8 @@ import Synchronization
 /// Feed it lines with `receive(line:)`; it writes responses and notifications to its sink.
 /// Cheap methods are answered in arrival order on the caller's thread; `tools/call` runs as its own
 /// task, so a slow tool never delays `ping` or `tools/list`, and responses may come out of order.
+/// That task starts on the caller's thread and keeps it until its first suspension, so a tool must
+/// `await` whatever may take long (disk, locks, the network) rather than block.
 public final class MCPServer: Sendable {
     public let info: ServerInfo
     let tools: ToolRegistry
@@ -95,10 +97,14 @@ struct SessionState: Sendable {
     /// Set by `logging/setLevel` (handshake era only).
     var clientLogLevel: LogLevel?
     var inFlight: [RequestID: InFlightCall] = [:]
+    /// Numbers admitted calls, so a call's task handle is never stored under a later call's entry.
+    var nextCallSerial: UInt64 = 0
     var closing = false
 }
 
 struct InFlightCall: Sendable {
+    /// Set just after the task starts; `nil` while it is being started (and in tests).
     var task: Task<Void, Never>?
+    var serial: UInt64 = 0
     var cancelled = false
 }

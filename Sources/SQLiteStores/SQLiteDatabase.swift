@@ -15,17 +15,26 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 
 /// One SQLite connection in WAL mode, shared safely by many processes on a host.
 ///
-/// Not thread-safe by itself: the stores wrap it in an actor.
+/// Not thread-safe by itself: the stores use each connection from one queue or under one lock.
 final class SQLiteDatabase {
+    /// What a connection is for.
+    enum Role {
+        /// Opens (creating if needed) the file, switches it to WAL, and waits up to 5 s for a lock.
+        case writer
+        /// Opens an existing file for queries only, and never waits for a lock: a WAL reader only
+        /// meets one during recovery, and then the caller falls back to its writer.
+        case reader
+    }
+
     let path: String
     private var db: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
-    /// Opens (creating if needed) the database; its directory is created private (0700).
-    init(path: String) throws(SQLiteError) {
+    /// Opens the database; for a writer, creating it and its directory (private, 0700) if needed.
+    init(path: String, role: Role = .writer) throws(SQLiteError) {
         self.path = path
-        try Self.makeParentDirectory(of: path)
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        if role == .writer { try Self.makeParentDirectory(of: path) }
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (role == .writer ? SQLITE_OPEN_CREATE : 0)
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
@@ -33,9 +42,14 @@ final class SQLiteDatabase {
             db = nil
             throw SQLiteError(path: path, message: message)
         }
-        sqlite3_busy_timeout(db, 5000)
-        try execute("PRAGMA journal_mode=WAL")
-        try execute("PRAGMA synchronous=NORMAL")
+        switch role {
+        case .writer:
+            sqlite3_busy_timeout(db, 5000)
+            try execute("PRAGMA journal_mode=WAL")
+            try execute("PRAGMA synchronous=NORMAL")
+        case .reader:
+            try execute("PRAGMA query_only=1")
+        }
     }
 
     deinit {

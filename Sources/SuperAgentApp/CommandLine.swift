@@ -12,6 +12,15 @@ public struct CommandSpec: Sendable {
     public let options: [(name: String, placeholder: String, help: String)]
     /// Options without a value.
     public let switches: [(name: String, help: String)]
+    /// Options that may be given more than once.
+    public var repeatable: Set<String> = ["workspace-root"]
+
+    public init(name: String, summary: String, options: [(name: String, placeholder: String, help: String)], switches: [(name: String, help: String)]) {
+        self.name = name
+        self.summary = summary
+        self.options = options
+        self.switches = switches
+    }
 
     /// Parses `arguments` (after the subcommand), refusing unknown options and missing values.
     public func parse(_ arguments: [String]) throws(ConfigError) -> ParsedArguments {
@@ -32,13 +41,17 @@ public struct CommandSpec: Sendable {
                 guard inline == nil else { throw .usage("super-agent \(name): --\(key) takes no value") }
                 parsed.switches.insert(key)
             } else if options.contains(where: { $0.name == key }) {
+                var value: String
                 if let inline {
-                    parsed.values[key] = inline
+                    value = inline
                 } else {
                     guard i + 1 < arguments.count else { throw .usage("super-agent \(name): --\(key) needs a value") }
                     i += 1
-                    parsed.values[key] = arguments[i]
+                    value = arguments[i]
                 }
+                // A repeatable option (--workspace-root A --workspace-root B) accumulates, colon-separated.
+                if repeatable.contains(key), let previous = parsed.values[key] { value = previous + ":" + value }
+                parsed.values[key] = value
             } else {
                 throw .usage("super-agent \(name): unknown option --\(key); see super-agent \(name) --help")
             }

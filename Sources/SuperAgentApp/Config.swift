@@ -1,4 +1,5 @@
 import Delegation
+import Runs
 import JSON
 import Log
 
@@ -24,6 +25,10 @@ public struct Config: Sendable {
     public var roleID: String?
     /// Where the configuration came from, for messages.
     public var source = "built-in default"
+    /// Slots, workspaces, adapters, and the remote pool's address.
+    public var pool = PoolConfig()
+    /// This pod's name in results and metrics (`SUPER_AGENT_POD_NAME`, else `HOSTNAME`).
+    public var podName = "local"
 
     /// The validated chart; `load` guarantees this succeeds.
     public func orgChart() throws(ConfigError) -> OrgChart {
@@ -52,6 +57,21 @@ public struct Config: Sendable {
                 try config.apply(setting, value, shownAs: "--\(setting.rawValue)", source: "command line")
             }
         }
+        if let pod = env["SUPER_AGENT_POD_NAME"] ?? env["HOSTNAME"] { config.podName = pod }
+        if let token = env["SUPER_AGENT_POOL_TOKEN"] {
+            config.pool.token = token
+        } else if let file = config.pool.tokenFile {
+            switch readFile(file, limit: 4096) {
+            case .success(let bytes):
+                let token = String(decoding: bytes, as: UTF8.self).trimmingWhitespace
+                guard !token.isEmpty else { throw .invalidValue(key: "the pool token file \(file)", source: "token file", expected: "non-empty") }
+                config.pool.token = token
+            case .failure(let e): throw e
+            }
+        }
+        if config.pool.limits.defaultTimeoutSeconds > config.pool.limits.maxTimeoutSeconds {
+            config.pool.limits.defaultTimeoutSeconds = config.pool.limits.maxTimeoutSeconds
+        }
         _ = try config.orgChart()
         return config
     }
@@ -65,6 +85,14 @@ public struct Config: Sendable {
         case capacityTTL = "capacity-ttl"
         case capacityStore = "capacity-store"
         case maxHops = "max-hops"
+        case slots
+        case listen
+        case workspaceRoot = "workspace-root"
+        case poolURL = "pool-url"
+        case tokenFile = "token-file"
+        case fallback
+        case drainGrace = "drain-grace"
+        case confinement
 
         /// Environment variables and the setting each one overrides.
         public static let environment: [String: Setting] = [
@@ -75,6 +103,14 @@ public struct Config: Sendable {
             "SUPER_AGENT_CAPACITY_TTL_S": .capacityTTL,
             "SUPER_AGENT_CAPACITY_STORE": .capacityStore,
             "SUPER_AGENT_MAX_HOPS": .maxHops,
+            "SUPER_AGENT_SLOTS": .slots,
+            "SUPER_AGENT_LISTEN": .listen,
+            "SUPER_AGENT_WORKSPACE_ROOTS": .workspaceRoot,
+            "SUPER_AGENT_POOL_URL": .poolURL,
+            "SUPER_AGENT_POOL_TOKEN_FILE": .tokenFile,
+            "SUPER_AGENT_FALLBACK": .fallback,
+            "SUPER_AGENT_DRAIN_GRACE_S": .drainGrace,
+            "SUPER_AGENT_CONFINEMENT": .confinement,
         ]
     }
 
@@ -103,6 +139,36 @@ public struct Config: Sendable {
         case .maxHops:
             guard let n = Int(value), (1...32).contains(n) else { throw .invalidValue(key: shown, source: source, expected: "an integer from 1 to 32") }
             maxHops = n
+        case .slots:
+            guard let n = Int(value), (1...256).contains(n) else { throw .invalidValue(key: shown, source: source, expected: "an integer from 1 to 256") }
+            pool.slots = n
+        case .listen:
+            guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port) else {
+                throw .invalidValue(key: shown, source: source, expected: "HOST:PORT, e.g. 0.0.0.0:8080")
+            }
+            pool.listen = value
+        case .workspaceRoot:
+            // Colon-separated in the environment; the flag may be repeated (joined the same way).
+            let roots = value.split(separator: ":").map(String.init)
+            guard !roots.isEmpty, roots.allSatisfy({ $0.hasPrefix("/") }) else {
+                throw .invalidValue(key: shown, source: source, expected: "absolute directories (colon-separated)")
+            }
+            pool.workspaceRoots = roots
+        case .poolURL:
+            guard value.hasPrefix("http://") || value.hasPrefix("https://") else {
+                throw .invalidValue(key: shown, source: source, expected: "an http:// or https:// URL")
+            }
+            pool.url = value
+        case .tokenFile: pool.tokenFile = value
+        case .fallback:
+            guard let f = PoolFallback(rawValue: value) else { throw .invalidValue(key: shown, source: source, expected: "none or inline") }
+            pool.fallback = f
+        case .drainGrace:
+            guard let n = Double(value), n >= 0, n <= 86_400 else { throw .invalidValue(key: shown, source: source, expected: "a number of seconds") }
+            pool.drainGraceSeconds = n
+        case .confinement:
+            guard ["auto", "landlock", "none"].contains(value) else { throw .invalidValue(key: shown, source: source, expected: "auto, landlock or none") }
+            pool.confinement = value
         }
     }
 
@@ -111,7 +177,12 @@ public struct Config: Sendable {
         let root: JSON
         do { root = try JSON.parse(text) } catch { throw .malformed(source: source, error) }
         guard case .object(let o) = root else { throw .invalidValue(key: "the top level", source: source, expected: "an object") }
+        let known: Set = ["org", "capacity", "mcp", "log_level", "state_dir", "pool", "adapters"]
+        if let unknown = o.keys.first(where: { !known.contains($0) }) {
+            throw .invalidValue(key: unknown, source: source, expected: "one of the known sections (\(known.sorted().joined(separator: ", ")))")
+        }
         self.source = source
+        try pool.apply(pool: o["pool"], adapters: o["adapters"], source: source)
         if let org = o["org"] {
             guard case .object(let orgObject) = org else { throw .invalidValue(key: "org", source: source, expected: "an object") }
             if let hops = orgObject["max_hops"] {
@@ -194,6 +265,8 @@ public struct Config: Sendable {
             "mcp": ["max_line_bytes": JSON(maxLineBytes)],
             "log_level": .string(logLevel.rawValue),
             "state_dir": .string(stateDir),
+            "pool": pool.json,
+            "adapters": pool.adaptersJSON,
         ]
     }
 }

@@ -13,7 +13,9 @@ public enum MCPCommand {
             (initialize, 2024-11-05 to 2025-11-25) or the 2026-07-28 per-request era. Logs go to stderr as JSON lines.
 
             environment: ROLE_ID (the calling agent), SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL,
-            SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE, SUPER_AGENT_MAX_HOPS.
+            SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE, SUPER_AGENT_MAX_HOPS;
+            for super_agent_run: SUPER_AGENT_POOL_URL and SUPER_AGENT_POOL_TOKEN (a remote pool; unset = the embedded pool),
+            SUPER_AGENT_WORKSPACE_ROOTS (colon-separated; default the current directory), SUPER_AGENT_SLOTS, SUPER_AGENT_FALLBACK.
             Precedence: flags > environment > config file > built-in defaults.
             """,
         options: [
@@ -25,6 +27,10 @@ public enum MCPCommand {
             ("capacity-ttl", "SECONDS", "how long a capacity report stays fresh (default 600)"),
             ("capacity-store", "KIND", "sqlite (shared by every process on the host, default) or memory"),
             ("max-hops", "N", "delegation hops before the answer is spawn_worker (default 3)"),
+            ("pool-url", "URL", "a remote pool (SUPER_AGENT_POOL_URL); unset runs tasks in the embedded pool"),
+            ("fallback", "MODE", "none (default) or inline: run in the embedded pool when the remote one is unreachable"),
+            ("workspace-root", "DIR", "a directory caller-mode runs may use (repeatable; default the current directory)"),
+            ("slots", "N", "embedded pool slots (default 3)"),
         ],
         switches: [
             ("print-config", "print the effective configuration as JSON and exit"),
@@ -33,13 +39,17 @@ public enum MCPCommand {
         ])
 
     static let instructions = """
-        super-agent decides who should do a task. Call report_capacity when your workload changes. Before starting \
-        one-shot specialist work, call should_i_delegate: do it yourself, hand it to a report or a sibling, or spawn a \
-        pool worker. Pass delegation_chain when the task was handed to you, so it never loops.
+        super-agent decides who should do a task and runs one-shot work on a shared pool. Call report_capacity when \
+        your workload changes. Before starting specialist work, call should_i_delegate: do it yourself, hand it to a \
+        report or a sibling, or spawn a pool worker with super_agent_run (cheap models for cheap work). Pass \
+        delegation_chain when the task was handed to you, so it never loops. POOL_BUSY: back off (or pass wait_s); \
+        POOL_UNREACHABLE: escalate.
         """
 
     /// Builds the server from a resolved configuration (also used by tests and the benchmark).
-    public static func makeServer(config: Config, sink: MessageSink, logger: Logger) throws(ConfigError) -> MCPServer {
+    public static func makeServer(
+        config: Config, sink: MessageSink, logger: Logger, environment: Environment = .current()
+    ) throws(ConfigError) -> MCPServer {
         let chart = try config.orgChart()
         let store: any CapacityStore =
             switch config.capacityStore {
@@ -49,9 +59,13 @@ public enum MCPCommand {
         let tracker = CapacityTracker(
             chart: chart, store: store, reportTTL: config.capacityTTLSeconds, maxHops: config.maxHops)
         let tools = DelegationTools(tracker: tracker, roleID: config.roleID)
+        let pool = PoolWiring.make(config: config, environment: environment, logger: logger)
+        let runTools = RunTools(
+            dispatcher: pool.dispatcher, embedded: pool.embedded, remote: pool.remote, adapters: pool.adapters,
+            callerAgent: config.roleID, progressInterval: .milliseconds(Int64(config.pool.progressIntervalSeconds * 1000)))
         let info = ServerInfo(
             name: "super-agent", title: "super-agent", version: SuperAgentVersion.current, instructions: instructions)
-        return MCPServer(info: info, tools: ToolRegistry(tools.all), sink: sink, logger: logger)
+        return MCPServer(info: info, tools: ToolRegistry(tools.all + runTools.all), sink: sink, logger: logger)
     }
 
     static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
@@ -61,7 +75,7 @@ public enum MCPCommand {
         let config = try Config.load(flags: parsed.values, environment: environment)
         if parsed.switches.contains("print-config") { exitPrinting(config.json.text) }
         let logger = Logger(level: config.logLevel)
-        let server = try makeServer(config: config, sink: FileDescriptorSink(fd: 1), logger: logger)
+        let server = try makeServer(config: config, sink: FileDescriptorSink(fd: 1), logger: logger, environment: environment)
         logger.info(
             "mcp server starting",
             [

@@ -12,7 +12,9 @@ public enum SuperAgentCLI {
         A shared pool of runners for fleets of AI role agents.
 
         commands:
-          mcp    serve the delegation tools over MCP on stdio (mount this in Claude Code or Gemini CLI)
+          mcp    serve the delegation and pool tools over MCP on stdio (mount this in Claude Code or Gemini CLI)
+          pool   serve a pool pod over HTTP (POST /v1/runs, /v1/status, /metrics, probes)
+          run    run one task on the pool from a shell and print the result JSON
 
         Run super-agent <command> --help for a command's options.
         """
@@ -23,6 +25,8 @@ public enum SuperAgentCLI {
         do {
             switch command {
             case "mcp": try MCPCommand.run(Array(rest.dropFirst()), environment: .current())
+            case "pool": try PoolCommand.run(Array(rest.dropFirst()), environment: .current())
+            case "run": try RunCommand.run(Array(rest.dropFirst()), environment: .current())
             case "--help", "-h", "help": exitPrinting(usage)
             case "--version", "-V": exitPrinting("super-agent \(SuperAgentVersion.current)")
             default: exitPrinting("super-agent: unknown command \"\(command)\"\n\n\(usage)", to: 2, code: 64)

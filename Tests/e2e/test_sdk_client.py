@@ -17,6 +17,7 @@ from wire import WireLog
 
 TAP = str(Path(__file__).parent / "tap.py")
 DELEGATION_TOOLS = {"should_i_delegate", "get_delegation_recommendation", "report_capacity"}
+RUN_TOOLS = {"super_agent_run", "super_agent_status", "super_agent_result", "super_agent_cancel"}
 
 
 def params(state_dir: str, tap_file: str, role: str = "cto") -> StdioServerParameters:
@@ -52,7 +53,7 @@ def test_sdk_client_lists_and_calls_the_three_tools(state_dir, tmp_path, mode, v
                 await client.set_logging_level("debug")
             listed = await client.list_tools()
             tools = {t.name: t for t in listed.tools}
-            assert set(tools) == DELEGATION_TOOLS
+            assert set(tools) == DELEGATION_TOOLS | RUN_TOOLS
             for name in ("should_i_delegate", "get_delegation_recommendation"):
                 ann = tools[name].annotations
                 assert ann.read_only_hint is True and ann.idempotent_hint is True

@@ -1,0 +1,62 @@
+/// A slot held by one run on one pod.
+public struct SlotLease: Sendable, Equatable, Hashable {
+    public var runID: String
+    public var slot: Int
+    public var pod: String
+
+    public init(runID: String, slot: Int, pod: String) {
+        self.runID = runID
+        self.slot = slot
+        self.pod = pod
+    }
+}
+
+/// The registry's answer to a request for a slot.
+public enum Admission: Sendable, Equatable {
+    case granted(SlotLease)
+    /// Every slot is taken; try again after about this long.
+    case full(retryAfterMs: Int)
+}
+
+/// Hands out a pool's run slots: never more than the slot count at once, and every slot handed
+/// out comes back through `release`.
+public protocol RunRegistry: Sendable {
+    /// Slots this registry admits at once.
+    var slotCount: Int { get }
+    /// Takes a free slot for `runID` atomically, or says when to retry.
+    func acquire(runID: String) async -> Admission
+    /// Returns a slot; releasing a lease that is not held is a no-op, so release can always be called.
+    func release(_ lease: SlotLease) async
+    /// The leases held now, for status and metrics.
+    func leases() async -> [SlotLease]
+}
+
+/// The in-process registry: N numbered slots on this pod.
+public actor LocalRunRegistry: RunRegistry {
+    public nonisolated let slotCount: Int
+    public nonisolated let pod: String
+    private let retryAfterMs: Int
+    private var held: [Int: SlotLease] = [:]
+
+    public init(slots: Int, pod: String, retryAfterMs: Int = 2000) {
+        precondition(slots >= 1, "a pool needs at least one slot")
+        self.slotCount = slots
+        self.pod = pod
+        self.retryAfterMs = retryAfterMs
+    }
+
+    public func acquire(runID: String) -> Admission {
+        guard let free = (0..<slotCount).first(where: { held[$0] == nil }) else { return .full(retryAfterMs: retryAfterMs) }
+        let lease = SlotLease(runID: runID, slot: free, pod: pod)
+        held[free] = lease
+        return .granted(lease)
+    }
+
+    public func release(_ lease: SlotLease) {
+        if held[lease.slot] == lease { held[lease.slot] = nil }
+    }
+
+    public func leases() -> [SlotLease] {
+        held.values.sorted { $0.slot < $1.slot }
+    }
+}
