@@ -8,7 +8,7 @@ SWIFT      ?= swift
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 # Debian packages the build and tests need, as pkg-config module = apt package.
-PKG_MODULES := jansson:libjansson-dev sqlite3:libsqlite3-dev
+PKG_MODULES := jansson:libjansson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev
 APT_TOOLS  := pkg-config:pkg-config
 STAMP      := $(VENV)/.requirements-installed
 

@@ -48,6 +48,11 @@ extension OutputFormat {
     /// The last top-level JSON object in the output (CLIs may print warnings first).
     static func lastObject(_ stdout: String) -> JSON? {
         if let whole = try? JSON.parse(stdout), whole.objectValue != nil { return whole }
+        // A pretty-printed object after warning lines: try from each line that opens an object.
+        let lines = stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        for i in lines.indices.reversed() where lines[i].first == "{" {
+            if let v = try? JSON.parse(lines[i...].joined(separator: "\n")), v.objectValue != nil { return v }
+        }
         for line in stdout.split(separator: "\n").reversed() {
             if let v = try? JSON.parse(String(line)), v.objectValue != nil { return v }
         }
@@ -141,7 +146,8 @@ extension OutputFormat {
                     cached += int(u["cached_input_tokens"]) ?? 0
                     output += int(u["output_tokens"]) ?? 0
                 }
-                if type == "turn.failed" { failure = e["error"]?["message"]?.stringValue ?? "turn failed" }
+                // A transient `error` (reconnecting) followed by a completed turn is a success.
+                failure = type == "turn.failed" ? e["error"]?["message"]?.stringValue ?? "turn failed" : nil
             case "error": failure = e["message"]?.stringValue ?? "error"
             default: break
             }

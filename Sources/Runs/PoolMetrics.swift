@@ -19,13 +19,14 @@ public final class PoolMetrics: Sendable {
 
     public init() {}
 
-    /// Records a finished (or refused) run.
-    public func record(_ status: RunStatus, durationMs: Int) {
+    /// Records a finished (or refused) run; `durationMs` is nil for a run that never started, which is
+    /// counted but not timed.
+    public func record(_ status: RunStatus, durationMs: Int?) {
         state.withLock { s in
             s.runsByStatus[status, default: 0] += 1
             if status == .rejected { s.rejected += 1 }
             if status == .poolBusy { s.busy += 1 }
-            guard status != .rejected, status != .poolBusy, status != .poolDraining else { return }
+            guard let durationMs, status != .rejected, status != .poolBusy, status != .poolDraining else { return }
             let seconds = Double(durationMs) / 1000
             for (i, bound) in PoolMetrics.durationBuckets.enumerated() where seconds <= bound { s.durationCounts[i] += 1 }
             s.durationCounts[PoolMetrics.durationBuckets.count] += 1

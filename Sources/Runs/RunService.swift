@@ -72,7 +72,8 @@ public final class RunService: RunDispatcher {
 
     public func submit(_ request: RunRequest, events: @escaping @Sendable (RunEvent) -> Void) async -> RunResult {
         let result = await execute(request, events: events)
-        metrics.record(result.status, durationMs: result.durationMs)
+        // Only runs the launcher started carry a confinement; the others are counted but not timed.
+        metrics.record(result.status, durationMs: result.confinement == nil ? nil : result.durationMs)
         logger.info(
             "run finished",
             [
@@ -165,6 +166,10 @@ public final class RunService: RunDispatcher {
             return .refused(.rejected, request, message: "\(field): \(error)", pod: pod)
         }
 
+        if state.withLock({ $0.active[request.runID] != nil }) {
+            callerWorkspace?.close()
+            return .refused(.rejected, request, message: "run_id: a run with id \"\(request.runID)\" is already running on pod \(pod)", pod: pod)
+        }
         // A slot, atomically; busy is flow control, not an error.
         let lease: SlotLease
         switch await registry.acquire(runID: request.runID) {

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Runs
-import Synchronization
 
 /// Workspaces on the local filesystem: caller directories confined to configured roots, and
 /// private scratch directories for isolated runs.
@@ -264,14 +263,5 @@ public final class FileWorkspaceProvider: WorkspaceProvider {
             current += "/" + component
             do throws(Errno) { try Sys.mkdir(current, 0o700) } catch where error.code == EEXIST {}
         }
-    }
-}
-
-/// True for exactly one caller of `claim()`.
-final class OnceFlag: Sendable {
-    private let claimed = Atomic<Bool>(false)
-
-    func claim() -> Bool {
-        !claimed.exchange(true, ordering: .acquiringAndReleasing)
     }
 }

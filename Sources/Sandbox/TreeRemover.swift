@@ -4,7 +4,7 @@ import Glibc
 
 /// Deletes a directory tree through descriptors only, never following a symlink the run created
 /// (a symlink is unlinked, not entered) and whatever the run did to permissions (every directory
-/// is made 0700 before it is emptied). Nesting deeper than `maxDepth` is moved up to the top
+/// is made 0700 before it is emptied), and never crossing into another filesystem. Nesting deeper than `maxDepth` is moved up to the top
 /// directory and emptied from there, so neither the stack nor the descriptor table grows with a
 /// hostile tree's depth.
 enum TreeRemover {
@@ -101,6 +101,12 @@ enum TreeRemover {
         guard let handle = try? Sys.openat(dir, name, O_PATH | O_NOFOLLOW | O_DIRECTORY) else {
             // Not a directory any more (or gone): one more unlink attempt.
             if (try? Sys.unlinkat(dir, name, 0)) == nil { failures.append(name) }
+            return
+        }
+        // Never cross into another filesystem (a mount the run made): leave it, and the error.
+        guard let inner = try? Sys.fstat(handle), let outer = try? Sys.fstat(dir), inner.st_dev == outer.st_dev else {
+            Sys.close(handle)
+            failures.append(name)
             return
         }
         let sub = reopenWritable(handle)

@@ -61,7 +61,7 @@ public struct PoolConfig: Sendable {
                 return n
             }
             func string(_ key: String) throws(ConfigError) -> String? {
-                guard let v = o[key] else { return nil }
+                guard let v = o[key], !v.isNull else { return nil }
                 guard let s = v.stringValue else { throw .invalidValue(key: "pool.\(key)", source: source, expected: "a string") }
                 return s
             }
@@ -166,8 +166,8 @@ public struct PoolConfig: Sendable {
             "drain_grace_s": .double(drainGraceSeconds), "progress_interval_s": .double(progressIntervalSeconds),
             "max_body_bytes": JSON(maxBodyBytes), "retry_after_ms": JSON(retryAfterMs), "url": JSON(url),
             "fallback": .string(fallback.rawValue), "confinement": .string(confinement),
-            "token": token == nil ? .null : .string("(set, not shown)"),
         ]
+        // The token itself is never printed; it comes from the environment or token_file.
         if let tokenFile { o["token_file"] = .string(tokenFile) }
         return .object(o)
     }

@@ -126,10 +126,7 @@ struct AdapterOutputTests {
         #expect(out.output == "The answer is 4.")
     }
 
-    @Test(
-        .disabled(
-            "bug: OutputFormat.lastObject (AdapterOutput.swift) only tries the whole stdout or single lines, so gemini's pretty-printed JSON after a warning line is not found"
-        ))
+    @Test
     func geminiPrettyPrintedJSONPrecededByWarningLinesIsStillRead() {
         let stdout = "Loaded cached credentials.\n" + Fixtures.geminiSuccess + "\n"
         let out = OutputFormat.geminiJSON.parse(stdout: stdout, stderr: "", exitCode: 0)
@@ -169,10 +166,7 @@ struct AdapterOutputTests {
         #expect(out.output == "Repo contains docs and sdk.")
     }
 
-    @Test(
-        .disabled(
-            "bug: parseCodex (AdapterOutput.swift) keeps the failure of any `error` event, but codex emits one per transient stream retry (\"Reconnecting... 1/5\") before the turn completes"
-        ))
+    @Test
     func codexTransientReconnectErrorFollowedByTurnCompletedSucceeds() {
         let stdout = """
             {"type":"thread.started","thread_id":"t-3"}

@@ -476,10 +476,7 @@ struct RunServiceTests {
         #expect(text.hasSuffix("\n"))
     }
 
-    @Test(
-        .disabled(
-            "bug: RunService.submit records every FAILED result in the duration histogram, also a run whose program was not found and never started"
-        ))
+    @Test
     func runWhoseProgramWasNotFoundIsCountedButNotTimed() async {
         let h = Harness(programs: ["sh"])
         _ = await h.run(request("missing", adapter: "gemini"))

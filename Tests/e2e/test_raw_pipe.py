@@ -160,7 +160,8 @@ def test_initialize_echoes_a_supported_version_or_answers_the_newest(raw, offere
     assert r["result"]["serverInfo"]["name"] == "super-agent"
     assert "tools" in r["result"]["capabilities"] and "logging" in r["result"]["capabilities"]
     tools = srv.call("tools/list")["result"]["tools"]
-    assert {t["name"] for t in tools} == {"should_i_delegate", "get_delegation_recommendation", "report_capacity"}
+    assert {t["name"] for t in tools} == {"should_i_delegate", "get_delegation_recommendation", "report_capacity",
+                                         "super_agent_run", "super_agent_status", "super_agent_result", "super_agent_cancel"}
     if expected < "2025-06-18":
         assert all("outputSchema" not in t for t in tools)
     else:
@@ -205,7 +206,7 @@ def test_logging_set_level_sends_log_notifications_and_rejects_bad_levels(raw):
 def test_unknown_tool_is_invalid_params_naming_the_known_tools(raw):
     srv = raw()
     srv.initialize()
-    e = error_of(srv.call("tools/call", {"name": "super_agent_run", "arguments": {}}))
+    e = error_of(srv.call("tools/call", {"name": "super_agent_launch", "arguments": {}}))
     assert e["code"] == -32602 and "should_i_delegate" in e["message"]
     assert error_of(srv.call("tools/call", {"arguments": {}}))["code"] == -32602
     assert error_of(srv.call("tools/call", {"name": "report_capacity", "arguments": [1]}))["code"] == -32602
