@@ -37,12 +37,14 @@ let package = Package(
         .target(name: "Sandbox", dependencies: ["Runs", "CSystem"], swiftSettings: strict),
         // Edge: the pool's HTTP server (libmicrohttpd) and client (libcurl).
         .target(name: "PoolHTTP", dependencies: ["Runs", "JSON", "Log", "CMicroHTTPD", "CCurl"], swiftSettings: strict),
+        // Domain: prices, routing, budgets, the run ledger and cost reports. Pure Swift.
+        .target(name: "Costs", dependencies: ["JSON"], swiftSettings: strict),
         // Edge: SQLite-backed stores shared by every process on a host.
-        .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation"], swiftSettings: strict),
+        .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation", "Costs"], swiftSettings: strict),
         // Wiring: config loading, the MCP tools over the domain, subcommands.
         .target(
             name: "SuperAgentApp",
-            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "Runs", "Sandbox", "PoolHTTP", "Signals"],
+            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "Runs", "Sandbox", "PoolHTTP", "Signals", "Costs"],
             swiftSettings: strict),
         .executableTarget(name: "super-agent", dependencies: ["SuperAgentApp"], swiftSettings: strict),
 
@@ -52,7 +54,8 @@ let package = Package(
         .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
         .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
-        .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation"], swiftSettings: strict),
+        .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs"], swiftSettings: strict),
+        .testTarget(name: "CostsTests", dependencies: ["Costs", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",
             dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation"],

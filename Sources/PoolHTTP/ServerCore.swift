@@ -179,9 +179,14 @@ final class ServerCore: Sendable {
         case .status: return status(connection)
         case .health: return respondJSON(connection, 200, ["ok": true, "pod": .string(podName)])
         case .ready:
-            return isDraining
-                ? respondJSON(connection, 503, ["ready": false, "status": "POOL_DRAINING", "pod": .string(podName)])
-                : respondJSON(connection, 200, ["ready": true, "pod": .string(podName)])
+            if isDraining { return respondJSON(connection, 503, ["ready": false, "status": "POOL_DRAINING", "pod": .string(podName)]) }
+            // Still ready when the shared registry is degraded (local slots keep serving); the detail says so.
+            var body: JSONObject = ["ready": true, "pod": .string(podName)]
+            if let registry = currentStatus()?.registry {
+                body["registry"] = .string(registry.mode.rawValue)
+                body["detail"] = .string(registry.detail)
+            }
+            return respondJSON(connection, 200, .object(body))
         case .metrics: return metricsText(connection)
         case .notFound:
             return respondJSON(
@@ -330,7 +335,18 @@ final class ServerCore: Sendable {
 
     private func metricsText(_ connection: OpaquePointer) -> MHD_Result {
         guard let status = currentStatus() else { return unavailable(connection) }
-        let text = metrics.prometheusText(slots: status.slots, busySlots: status.busy, draining: status.draining)
+        var extra: [String] = []
+        if let registry = status.registry {
+            extra += [
+                "# HELP super_agent_registry_degraded 1 while the shared slot registry (Redis) is unreachable and only local slots serve.",
+                "# TYPE super_agent_registry_degraded gauge",
+                "super_agent_registry_degraded \(registry.mode == .degraded ? 1 : 0)",
+                "# HELP super_agent_registry_live_pods Pool pods with a live registration in the shared registry.",
+                "# TYPE super_agent_registry_live_pods gauge",
+                "super_agent_registry_live_pods \(registry.livePods)",
+            ]
+        }
+        let text = metrics.prometheusText(slots: status.slots, busySlots: status.busy, draining: status.draining, extra: extra)
         return respond(connection, 200, body: Array(text.utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
 

@@ -41,8 +41,11 @@ public struct PoolStatus: Sendable, Equatable {
     public var busy: Int
     public var draining: Bool
     public var runs: [ActiveRun]
+    /// How the slot registry is doing (shared through Redis, degraded, or local).
+    public var registry: RegistryHealth?
 
-    public init(pod: String, slots: Int, busy: Int, draining: Bool, runs: [ActiveRun]) {
+    public init(pod: String, slots: Int, busy: Int, draining: Bool, runs: [ActiveRun], registry: RegistryHealth? = nil) {
+        self.registry = registry
         self.pod = pod
         self.slots = slots
         self.busy = busy
@@ -51,7 +54,7 @@ public struct PoolStatus: Sendable, Equatable {
     }
 
     public var json: JSON {
-        [
+        var o: JSONObject = [
             "pod": .string(pod), "slots": JSON(slots), "busy": JSON(busy), "free": JSON(max(0, slots - busy)),
             "draining": .bool(draining),
             "runs": .array(
@@ -63,6 +66,10 @@ public struct PoolStatus: Sendable, Equatable {
                     ]
                 }),
         ]
+        if let registry {
+            o["registry"] = ["mode": .string(registry.mode.rawValue), "detail": .string(registry.detail), "live_pods": JSON(registry.livePods)]
+        }
+        return .object(o)
     }
 
     public init?(json: JSON) {
@@ -75,6 +82,15 @@ public struct PoolStatus: Sendable, Equatable {
                 adapter: r["adapter"]?.stringValue ?? "", callerAgent: r["caller_agent"]?.stringValue,
                 elapsedMs: Int(r["elapsed_ms"]?.exactInteger ?? 0), pod: r["pod"]?.stringValue ?? pod)
         }
-        self.init(pod: pod, slots: Int(slots), busy: Int(busy), draining: json["draining"]?.boolValue ?? false, runs: runs)
+        var health: RegistryHealth? = nil
+        if let r = json["registry"], let mode = r["mode"]?.stringValue.flatMap(RegistryHealth.Mode.init(rawValue:)) {
+            health = RegistryHealth(mode: mode, detail: r["detail"]?.stringValue ?? "", livePods: Int(r["live_pods"]?.exactInteger ?? 1))
+        }
+        self.init(pod: pod, slots: Int(slots), busy: Int(busy), draining: json["draining"]?.boolValue ?? false, runs: runs, registry: health)
     }
+}
+
+/// Sends a run to the peer pod that holds its slot, passing the peer's event stream through.
+public protocol RunForwarder: Sendable {
+    func forward(_ request: RunRequest, to baseURL: String, events: @escaping @Sendable (RunEvent) -> Void) async -> RunResult
 }

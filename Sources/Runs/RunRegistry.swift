@@ -60,3 +60,37 @@ public actor LocalRunRegistry: RunRegistry {
         held.values.sorted { $0.slot < $1.slot }
     }
 }
+
+/// How a registry is doing, for `/readyz` detail, `/v1/status` and metrics.
+public struct RegistryHealth: Sendable, Equatable {
+    public enum Mode: String, Sendable {
+        /// In-process slots only (the default).
+        case local
+        /// Shared through Redis with the other pods.
+        case shared
+        /// Redis is unreachable: serving from this pod's own slots only, reconnecting with backoff.
+        case degraded
+    }
+
+    public var mode: Mode
+    public var detail: String
+    /// Live pods the registry knows of (1 when local).
+    public var livePods: Int
+
+    public init(mode: Mode, detail: String, livePods: Int = 1) {
+        self.mode = mode
+        self.detail = detail
+        self.livePods = livePods
+    }
+}
+
+/// The parts of a registry shared by several pods: who the peers are and how to reach them.
+public protocol ClusterRunRegistry: RunRegistry {
+    /// This pod's id (leases naming another pod belong to a peer).
+    var pod: String { get }
+    func health() async -> RegistryHealth
+    /// The base URL a peer advertised (`SUPER_AGENT_ADVERTISE_URL`), for forwarding a run to it.
+    func peerURL(for pod: String) async -> String?
+    /// Takes over a lease a peer acquired on this pod's behalf; false when it is not (or no longer) held.
+    func adopt(_ lease: SlotLease) async -> Bool
+}

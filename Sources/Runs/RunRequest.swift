@@ -24,11 +24,15 @@ public struct RunRequest: Sendable, Equatable {
     /// Seconds before the run is stopped; `nil` means the pool's default. Capped by the pool.
     public var timeoutSeconds: Int?
     public var callerAgent: String?
+    /// Set only on a run one pod forwards to another: the slot the first pod took on the second's
+    /// behalf in the shared registry. The receiving pod adopts it instead of acquiring, and never
+    /// forwards again (one hop).
+    public var lease: SlotLease?
 
     public init(
         runID: String, task: String, prompt: String? = nil, promptFile: String? = nil, adapter: String,
         model: String? = nil, cwdMode: CwdMode = .isolated, callerCwd: String? = nil, timeoutSeconds: Int? = nil,
-        callerAgent: String? = nil
+        callerAgent: String? = nil, lease: SlotLease? = nil
     ) {
         self.runID = runID
         self.task = task
@@ -40,6 +44,7 @@ public struct RunRequest: Sendable, Equatable {
         self.callerCwd = callerCwd
         self.timeoutSeconds = timeoutSeconds
         self.callerAgent = callerAgent
+        self.lease = lease
     }
 }
 
@@ -71,6 +76,9 @@ extension RunRequest {
         if let callerCwd { o["caller_cwd"] = .string(callerCwd) }
         if let timeoutSeconds { o["timeout_s"] = JSON(timeoutSeconds) }
         if let callerAgent { o["caller_agent"] = .string(callerAgent) }
+        if let lease {
+            o["lease"] = ["pod": .string(lease.pod), "slot": JSON(lease.slot), "run_id": .string(lease.runID)]
+        }
         return .object(o)
     }
 
@@ -79,7 +87,7 @@ extension RunRequest {
         guard case .object(let o) = json else { throw RunRequestError(field: "body", problem: "must be a JSON object") }
         let known: Set = [
             "run_id", "task", "prompt", "prompt_file", "adapter", "model", "cwd_mode", "caller_cwd", "timeout_s",
-            "caller_agent",
+            "caller_agent", "lease",
         ]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
             throw RunRequestError(field: unknown, problem: "unknown field; allowed: \(known.sorted().joined(separator: ", "))")
@@ -118,6 +126,12 @@ extension RunRequest {
             promptFile: try string("prompt_file", max: 4096), adapter: try string("adapter", required: true)!,
             model: try string("model"), cwdMode: mode, callerCwd: try string("caller_cwd", max: 4096),
             timeoutSeconds: timeout, callerAgent: try string("caller_agent"))
+        if let l = o["lease"], !l.isNull {
+            guard let pod = l["pod"]?.stringValue, let slot = l["slot"]?.exactInteger, l["run_id"]?.stringValue == runID else {
+                throw RunRequestError(field: "lease", problem: "must be {pod, slot, run_id} for this run")
+            }
+            lease = SlotLease(runID: runID, slot: Int(slot), pod: pod)
+        }
         if (prompt == nil) == (promptFile == nil) {
             throw RunRequestError(field: "prompt", problem: "exactly one of prompt and prompt_file must be given")
         }

@@ -33,6 +33,8 @@ public final class RunService: RunDispatcher {
     private let limits: RunLimits
     public let metrics: PoolMetrics
     private let logger: Logger
+    /// Sends a run to the peer pod its slot landed on (shared registries only).
+    private let forwarder: (any RunForwarder)?
 
     private struct Active {
         var request: RunRequest
@@ -52,8 +54,9 @@ public final class RunService: RunDispatcher {
     public init(
         pod: String, registry: any RunRegistry, adapters: [AdapterSpec], workspaces: any WorkspaceProvider,
         launcher: any ProcessLauncher, resolver: any ProgramResolver, environment: [String: String], limits: RunLimits = RunLimits(),
-        metrics: PoolMetrics = PoolMetrics(), logger: Logger
+        metrics: PoolMetrics = PoolMetrics(), logger: Logger, forwarder: (any RunForwarder)? = nil
     ) {
+        self.forwarder = forwarder
         self.pod = pod
         self.registry = registry
         self.adapters = Dictionary(adapters.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
@@ -73,7 +76,10 @@ public final class RunService: RunDispatcher {
     public func submit(_ request: RunRequest, events: @escaping @Sendable (RunEvent) -> Void) async -> RunResult {
         let result = await execute(request, events: events)
         // Only runs the launcher started carry a confinement; the others are counted but not timed.
-        metrics.record(result.status, durationMs: result.confinement == nil ? nil : result.durationMs)
+        // A forwarded run is counted by the pod that ran it, not also by the one that forwarded it.
+        if result.details["forwarded_by"] == nil {
+            metrics.record(result.status, durationMs: result.confinement == nil ? nil : result.durationMs)
+        }
         logger.info(
             "run finished",
             [
@@ -104,7 +110,10 @@ public final class RunService: RunDispatcher {
                 runID: a.request.runID, slot: a.lease.slot, task: a.request.task, adapter: a.request.adapter,
                 callerAgent: a.request.callerAgent, elapsedMs: Self.milliseconds(now - a.started), pod: a.lease.pod)
         }.sorted { $0.slot < $1.slot }
-        return PoolStatus(pod: pod, slots: registry.slotCount, busy: leases.count, draining: draining, runs: runs)
+        let health = await (registry as? any ClusterRunRegistry)?.health()
+        return PoolStatus(
+            pod: pod, slots: registry.slotCount, busy: leases.filter { $0.pod == pod }.count, draining: draining, runs: runs,
+            registry: health)
     }
 
     // MARK: Draining
@@ -170,15 +179,29 @@ public final class RunService: RunDispatcher {
             callerWorkspace?.close()
             return .refused(.rejected, request, message: "run_id: a run with id \"\(request.runID)\" is already running on pod \(pod)", pod: pod)
         }
-        // A slot, atomically; busy is flow control, not an error.
+        // A slot, atomically; busy is flow control, not an error. A forwarded run brings its slot.
         let lease: SlotLease
-        switch await registry.acquire(runID: request.runID) {
-        case .full(let retry):
+        if let forwardedLease = request.lease {
+            guard let cluster = registry as? any ClusterRunRegistry, forwardedLease.pod == pod, await cluster.adopt(forwardedLease) else {
+                callerWorkspace?.close()
+                return .refused(
+                    .poolBusy, request, message: "the slot reserved on pod \(forwardedLease.pod) for this run is no longer held; retry",
+                    pod: pod, retryAfterMs: 500)
+            }
+            lease = forwardedLease
+        } else {
+            switch await registry.acquire(runID: request.runID) {
+            case .full(let retry):
+                callerWorkspace?.close()
+                return .refused(
+                    .poolBusy, request, message: "every slot in the pool is busy; retry after \(retry) ms",
+                    pod: pod, retryAfterMs: retry)
+            case .granted(let l): lease = l
+            }
+        }
+        if lease.pod != pod {
             callerWorkspace?.close()
-            return .refused(
-                .poolBusy, request, message: "all \(registry.slotCount) slots on pod \(pod) are busy; retry after \(retry) ms",
-                pod: pod, retryAfterMs: retry)
-        case .granted(let l): lease = l
+            return await forward(request, lease: lease, events: events)
         }
         let started = ContinuousClock.now
         let admitted: Bool = state.withLock { s in
@@ -228,6 +251,31 @@ public final class RunService: RunDispatcher {
             result.details["notes"] = JSON(notes)
         }
         return await finish(request, lease: lease, workspace: workspace, result)
+    }
+
+    /// Hands a run to the peer whose slot it got; the peer adopts the lease and releases it when done.
+    private func forward(_ request: RunRequest, lease: SlotLease, events: @escaping @Sendable (RunEvent) -> Void) async -> RunResult {
+        guard let cluster = registry as? any ClusterRunRegistry, let forwarder, let url = await cluster.peerURL(for: lease.pod) else {
+            await registry.release(lease)
+            return .refused(
+                .poolBusy, request, message: "the free slot is on pod \(lease.pod), which cannot be reached from here; retry",
+                pod: pod, retryAfterMs: 500)
+        }
+        var forwarded = request
+        forwarded.lease = lease
+        logger.debug("forwarding run", ["run_id": .string(request.runID), "to": .string(lease.pod)])
+        var result = await forwarder.forward(forwarded, to: url, events: events)
+        if result.status == .poolUnreachable || result.status == .poolBusy || result.status == .rejected {
+            // The peer never adopted the slot; give it back so it is not held until the lease expires.
+            await registry.release(lease)
+            if result.status == .poolUnreachable {
+                result.status = .poolBusy
+                result.retryAfterMs = 500
+                result.message = "the free slot was on pod \(lease.pod), which did not answer (\(result.message)); retry"
+            }
+        }
+        result.details["forwarded_by"] = .string(pod)
+        return result
     }
 
     private func finish(_ request: RunRequest, lease: SlotLease, workspace: Workspace?, _ result: RunResult) async -> RunResult {

@@ -2,11 +2,11 @@
 import Glibc
 #endif
 
-/// Deletes a directory tree through descriptors only, never following a symlink the run created
-/// (a symlink is unlinked, not entered) and whatever the run did to permissions (every directory
-/// is made 0700 before it is emptied), and never crossing into another filesystem. Nesting deeper than `maxDepth` is moved up to the top
-/// directory and emptied from there, so neither the stack nor the descriptor table grows with a
-/// hostile tree's depth.
+/// Deletes a directory tree through descriptors only: never following a symlink the run created
+/// (a symlink is unlinked, not entered), whatever the run did to permissions (every directory is
+/// made 0700 before it is emptied), and never crossing into another filesystem. Nesting deeper
+/// than `maxDepth` is moved up to the top directory and emptied from there, so neither the stack
+/// nor the descriptor table grows with a hostile tree's depth.
 enum TreeRemover {
     static let maxDepth = 32
 

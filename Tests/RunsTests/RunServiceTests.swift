@@ -27,7 +27,7 @@ struct RunServiceTests {
             #expect(results.count == 7)
             #expect(results.all.allSatisfy { $0.status == .poolBusy })
             #expect(results.all.allSatisfy { $0.retryAfterMs == 1500 && $0.pod == Harness.pod })
-            #expect(results.all.allSatisfy { $0.message.contains("all 3 slots") })
+            #expect(results.all.allSatisfy { $0.message.contains("every slot in the pool is busy") })
             #expect(events.count == 3)
             #expect(Set(events.all.compactMap(\.acceptedRunID)) == Set(h.launcher.launchedRunIDs))
             #expect(await h.service.status().busy == 3)

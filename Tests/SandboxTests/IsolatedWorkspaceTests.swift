@@ -54,6 +54,28 @@ struct IsolatedWorkspaceTests {
         #expect(entryExists(outside))
     }
 
+    @Test("removal meets permission bits honestly: unreadable and read-only directories are chmodded, not skipped")
+    func removalWithoutPermissionBypass() async throws {
+        let dir = TempDir("iso-perm")
+        defer { dir.remove() }
+        let provider = FileWorkspaceProvider(roots: [], scratchDirectory: dir.sub("scratch"))
+        let workspace = try provider.makeIsolated(runID: "perm")
+        let outcome = await runShell(
+            """
+            mkdir -p locked/inner ro && echo x > locked/inner/f && echo y > ro/f
+            chmod 0000 locked/inner && chmod 0000 locked && chmod 0500 ro && chmod 0300 .
+            """, in: workspace)
+        #expect(outcome.exit == .exited(0), "\(outcome.err)")
+        let path = workspace.path
+        let (bypassed, leftover) = withoutPermissionBypass { () -> (Bool, Bool) in
+            let bypassed = canBypassPermissions(path + "/locked")
+            workspace.close()
+            return (bypassed, entryExists(path))
+        }
+        #expect(!bypassed, "the test could not drop CAP_DAC_OVERRIDE, so it proves nothing")
+        #expect(!leftover)
+    }
+
     @Test("a tree far deeper than the remover's recursion bound is removed")
     func deepTreeIsRemoved() async throws {
         let dir = TempDir("iso-deep")

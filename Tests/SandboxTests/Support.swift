@@ -102,3 +102,32 @@ extension ProcessOutcome {
     var out: String { String(decoding: stdout.bytes, as: UTF8.self) }
     var err: String { String(decoding: stderr.bytes, as: UTF8.self) }
 }
+
+// glibc exports capget/capset without declaring them in a header Swift sees.
+@_silgen_name("capget") private func c_capget(_ header: UnsafeMutableRawPointer, _ data: UnsafeMutableRawPointer) -> Int32
+@_silgen_name("capset") private func c_capset(_ header: UnsafeMutableRawPointer, _ data: UnsafeMutableRawPointer) -> Int32
+
+/// Runs `body` on the current thread without CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER
+/// in the effective set (capabilities are per thread), so a test running as root still meets
+/// permission bits; restores them afterwards. `body` must not suspend.
+func withoutPermissionBypass<T>(_ body: () -> T) -> T {
+    var header: (UInt32, Int32) = (0x2008_0522, 0)  // _LINUX_CAPABILITY_VERSION_3, this thread
+    var saved = [UInt32](repeating: 0, count: 6)  // 2 x {effective, permitted, inheritable}
+    let got = withUnsafeMutableBytes(of: &header) { h in saved.withUnsafeMutableBytes { c_capget(h.baseAddress!, $0.baseAddress!) } }
+    guard got == 0 else { return body() }
+    var reduced = saved
+    reduced[0] &= ~UInt32((1 << 1) | (1 << 2) | (1 << 3))
+    _ = withUnsafeMutableBytes(of: &header) { h in reduced.withUnsafeMutableBytes { c_capset(h.baseAddress!, $0.baseAddress!) } }
+    defer {
+        _ = withUnsafeMutableBytes(of: &header) { h in saved.withUnsafeMutableBytes { c_capset(h.baseAddress!, $0.baseAddress!) } }
+    }
+    return body()
+}
+
+/// Whether the current thread can bypass permission bits (true for root with CAP_DAC_OVERRIDE).
+/// (`access` would not do: for root it checks the permitted set, not the effective one.)
+func canBypassPermissions(_ probeDir: String) -> Bool {
+    let fd = open(probeDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 { close(fd) }
+    return fd >= 0
+}
