@@ -8,8 +8,8 @@ SWIFT      ?= swift
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 # Debian packages the build and tests need, as pkg-config module = apt package.
-PKG_MODULES := jansson:libjansson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev
-APT_TOOLS  := pkg-config:pkg-config
+PKG_MODULES := jansson:libjansson-dev sqlite3:libsqlite3-dev libmicrohttpd:libmicrohttpd-dev libcurl:libcurl4-openssl-dev hiredis:libhiredis-dev
+APT_TOOLS  := pkg-config:pkg-config redis-server:redis-server
 STAMP      := $(VENV)/.requirements-installed
 
 .PHONY: help deps apt-deps venv build build-release run test test-swift test-e2e bench clean

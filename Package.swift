@@ -18,6 +18,7 @@ let package = Package(
         .systemLibrary(
             name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // Syscalls glibc has no wrapper for (openat2, Landlock) and the fork/exec of a run's child.
         .target(name: "CSystem"),
 
@@ -41,10 +42,12 @@ let package = Package(
         .target(name: "Costs", dependencies: ["JSON"], swiftSettings: strict),
         // Edge: SQLite-backed stores shared by every process on a host.
         .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation", "Costs"], swiftSettings: strict),
+        // Edge: the Redis-backed run registry and capacity store shared across hosts (hiredis).
+        .target(name: "RedisStores", dependencies: ["CHiredis", "Runs", "Delegation", "JSON", "Log"], swiftSettings: strict),
         // Wiring: config loading, the MCP tools over the domain, subcommands.
         .target(
             name: "SuperAgentApp",
-            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "Runs", "Sandbox", "PoolHTTP", "Signals", "Costs"],
+            dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "RedisStores", "Runs", "Sandbox", "PoolHTTP", "Signals", "Costs"],
             swiftSettings: strict),
         .executableTarget(name: "super-agent", dependencies: ["SuperAgentApp"], swiftSettings: strict),
 
@@ -55,6 +58,7 @@ let package = Package(
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
         .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs"], swiftSettings: strict),
+        .testTarget(name: "RedisStoresTests", dependencies: ["RedisStores", "Runs", "Delegation"], swiftSettings: strict),
         .testTarget(name: "CostsTests", dependencies: ["Costs", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",

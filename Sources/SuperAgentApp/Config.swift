@@ -1,3 +1,4 @@
+import Costs
 import Delegation
 import Runs
 import JSON
@@ -9,6 +10,8 @@ public enum CapacityStoreKind: String, Sendable, CaseIterable {
     case memory
     /// A SQLite file in the state dir, shared by every process on the host (the default).
     case sqlite
+    /// Redis at `SUPER_AGENT_REDIS_URL`, shared across hosts (the default when that URL is set).
+    case redis
 }
 
 /// Everything `super-agent` is configured with, resolved in the order
@@ -29,6 +32,16 @@ public struct Config: Sendable {
     public var pool = PoolConfig()
     /// This pod's name in results and metrics (`SUPER_AGENT_POD_NAME`, else `HOSTNAME`).
     public var podName = "local"
+    /// Prices, routing and budgets (the `prices`, `routing` and `budgets` sections; see `CostSettings`).
+    public var costs = CostSettings()
+    /// `SUPER_AGENT_REDIS_URL`: the shared slot registry and capacity store; nil keeps both local.
+    public var redisURL: String?
+    /// How long a slot lease or a pod registration lives without renewal (`SUPER_AGENT_LEASE_TTL_S`).
+    public var leaseTTLSeconds = 15.0
+    /// The URL peers reach this pod at (`SUPER_AGENT_ADVERTISE_URL`), for forwarded runs.
+    public var advertiseURL: String?
+    /// Whether the capacity store was chosen explicitly (else Redis is used when a URL is set).
+    var capacityStoreExplicit = false
 
     /// The validated chart; `load` guarantees this succeeds.
     public func orgChart() throws(ConfigError) -> OrgChart {
@@ -58,6 +71,10 @@ public struct Config: Sendable {
             }
         }
         if let pod = env["SUPER_AGENT_POD_NAME"] ?? env["HOSTNAME"] { config.podName = pod }
+        if config.redisURL != nil && !config.capacityStoreExplicit { config.capacityStore = .redis }
+        if config.capacityStore == .redis && config.redisURL == nil {
+            throw .invalidValue(key: "capacity store", source: "configuration", expected: "sqlite or memory unless SUPER_AGENT_REDIS_URL is set")
+        }
         if let token = env["SUPER_AGENT_POOL_TOKEN"] {
             config.pool.token = token
         } else if let file = config.pool.tokenFile {
@@ -93,6 +110,9 @@ public struct Config: Sendable {
         case fallback
         case drainGrace = "drain-grace"
         case confinement
+        case redisURL = "redis-url"
+        case advertiseURL = "advertise-url"
+        case leaseTTL = "lease-ttl"
 
         /// Environment variables and the setting each one overrides.
         public static let environment: [String: Setting] = [
@@ -111,6 +131,9 @@ public struct Config: Sendable {
             "SUPER_AGENT_FALLBACK": .fallback,
             "SUPER_AGENT_DRAIN_GRACE_S": .drainGrace,
             "SUPER_AGENT_CONFINEMENT": .confinement,
+            "SUPER_AGENT_REDIS_URL": .redisURL,
+            "SUPER_AGENT_ADVERTISE_URL": .advertiseURL,
+            "SUPER_AGENT_LEASE_TTL_S": .leaseTTL,
         ]
     }
 
@@ -136,6 +159,7 @@ public struct Config: Sendable {
                 throw .invalidValue(key: shown, source: source, expected: "one of \(CapacityStoreKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             capacityStore = k
+            capacityStoreExplicit = true
         case .maxHops:
             guard let n = Int(value), (1...32).contains(n) else { throw .invalidValue(key: shown, source: source, expected: "an integer from 1 to 32") }
             maxHops = n
@@ -169,6 +193,17 @@ public struct Config: Sendable {
         case .confinement:
             guard ["auto", "landlock", "none"].contains(value) else { throw .invalidValue(key: shown, source: source, expected: "auto, landlock or none") }
             pool.confinement = value
+        case .redisURL:
+            guard value.hasPrefix("redis://") else { throw .invalidValue(key: shown, source: source, expected: "a redis://[:password@]host[:port][/db] URL") }
+            redisURL = value
+        case .advertiseURL:
+            guard value.hasPrefix("http://") || value.hasPrefix("https://") else {
+                throw .invalidValue(key: shown, source: source, expected: "the http:// URL peers reach this pod at")
+            }
+            advertiseURL = value
+        case .leaseTTL:
+            guard let n = Double(value), n >= 1, n <= 3600 else { throw .invalidValue(key: shown, source: source, expected: "a number of seconds from 1 to 3600") }
+            leaseTTLSeconds = n
         }
     }
 
@@ -177,12 +212,13 @@ public struct Config: Sendable {
         let root: JSON
         do { root = try JSON.parse(text) } catch { throw .malformed(source: source, error) }
         guard case .object(let o) = root else { throw .invalidValue(key: "the top level", source: source, expected: "an object") }
-        let known: Set = ["org", "capacity", "mcp", "log_level", "state_dir", "pool", "adapters"]
+        let known: Set = ["org", "capacity", "mcp", "log_level", "state_dir", "pool", "adapters", "prices", "routing", "budgets"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
             throw .invalidValue(key: unknown, source: source, expected: "one of the known sections (\(known.sorted().joined(separator: ", ")))")
         }
         self.source = source
         try pool.apply(pool: o["pool"], adapters: o["adapters"], source: source)
+        try costs.apply(prices: o["prices"], routing: o["routing"], budgets: o["budgets"], adapters: pool.adapters, source: source)
         if let org = o["org"] {
             guard case .object(let orgObject) = org else { throw .invalidValue(key: "org", source: source, expected: "an object") }
             if let hops = orgObject["max_hops"] {
@@ -205,6 +241,7 @@ public struct Config: Sendable {
                     throw .invalidValue(key: "capacity.store", source: source, expected: "\"memory\" or \"sqlite\"")
                 }
                 capacityStore = k
+                capacityStoreExplicit = true
             }
         }
         if let mcp = o["mcp"], mcp.objectValue == nil {
@@ -267,6 +304,9 @@ public struct Config: Sendable {
             "state_dir": .string(stateDir),
             "pool": pool.json,
             "adapters": pool.adaptersJSON,
+            "prices": costs.pricesJSON,
+            "routing": costs.routingJSON,
+            "budgets": costs.budgetsJSON,
         ]
     }
 }

@@ -20,7 +20,7 @@ enum DefaultConfig {
               {"id": "zidevops-director", "reports_to": "devops", "max_concurrent": 3}
             ]
           },
-          "capacity": {"ttl_s": 600, "store": "sqlite"},
+          "capacity": {"ttl_s": 600},
           "mcp": {"max_line_bytes": 8388608},
           "log_level": "info"
         }

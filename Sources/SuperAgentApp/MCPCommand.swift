@@ -15,7 +15,8 @@ public enum MCPCommand {
             environment: ROLE_ID (the calling agent), SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL,
             SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE, SUPER_AGENT_MAX_HOPS;
             for super_agent_run: SUPER_AGENT_POOL_URL and SUPER_AGENT_POOL_TOKEN (a remote pool; unset = the embedded pool),
-            SUPER_AGENT_WORKSPACE_ROOTS (colon-separated; default the current directory), SUPER_AGENT_SLOTS, SUPER_AGENT_FALLBACK.
+            SUPER_AGENT_WORKSPACE_ROOTS (colon-separated; default the current directory), SUPER_AGENT_SLOTS, SUPER_AGENT_FALLBACK;
+            SUPER_AGENT_REDIS_URL shares capacity reports across hosts (the default store is then redis).
             Precedence: flags > environment > config file > built-in defaults.
             """,
         options: [
@@ -51,11 +52,7 @@ public enum MCPCommand {
         config: Config, sink: MessageSink, logger: Logger, environment: Environment = .current()
     ) throws(ConfigError) -> MCPServer {
         let chart = try config.orgChart()
-        let store: any CapacityStore =
-            switch config.capacityStore {
-            case .memory: InMemoryCapacityStore()
-            case .sqlite: SQLiteCapacityStore(path: config.stateDir + "/capacity.sqlite3")
-            }
+        let store = try PoolWiring.capacityStore(config: config, logger: logger)
         let tracker = CapacityTracker(
             chart: chart, store: store, reportTTL: config.capacityTTLSeconds, maxHops: config.maxHops)
         let tools = DelegationTools(tracker: tracker, roleID: config.roleID)

@@ -2,6 +2,7 @@ import Dispatch
 import JSON
 import Log
 import PoolHTTP
+import RedisStores
 import Runs
 import Signals
 
@@ -23,7 +24,9 @@ public enum PoolCommand {
 
             environment: SUPER_AGENT_POOL_TOKEN, SUPER_AGENT_POOL_TOKEN_FILE, SUPER_AGENT_LISTEN, SUPER_AGENT_SLOTS,
             SUPER_AGENT_WORKSPACE_ROOTS, SUPER_AGENT_DRAIN_GRACE_S, SUPER_AGENT_CONFINEMENT, SUPER_AGENT_POD_NAME (else HOSTNAME),
-            SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL. The adapters' API keys are passed to runs
+            SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL; for a cluster: SUPER_AGENT_REDIS_URL (the shared
+            slot registry), SUPER_AGENT_ADVERTISE_URL (how peers reach this pod), SUPER_AGENT_LEASE_TTL_S (default 15).
+            The adapters' API keys are passed to runs
             only as each adapter's pass_env allows.
             """,
         options: [
@@ -34,6 +37,9 @@ public enum PoolCommand {
             ("token-file", "FILE", "file holding the bearer token (SUPER_AGENT_POOL_TOKEN wins)"),
             ("drain-grace", "SECONDS", "how long running runs may finish after SIGTERM (default 30)"),
             ("confinement", "MODE", "auto (Landlock when the kernel has it), landlock (required) or none"),
+            ("redis-url", "URL", "share slots with the other pods through Redis (redis://host:port/db)"),
+            ("advertise-url", "URL", "the URL peers forward runs to (default http://<pod name>:<port>)"),
+            ("lease-ttl", "SECONDS", "how long a slot lease or pod registration outlives its last renewal (default 15)"),
             ("state-dir", "DIR", "where isolated workspaces are made (default $XDG_STATE_HOME/super-agent)"),
             ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
         ],
@@ -59,7 +65,11 @@ public enum PoolCommand {
         let port = Int(config.pool.listen[config.pool.listen.index(after: colon)...])!
         let logger = Logger(level: config.logLevel)
         let metrics = PoolMetrics()
-        let service = PoolWiring.makeService(config: config, environment: environment, logger: logger, metrics: metrics)
+        // A pod in a cluster shares its slots through Redis and forwards runs to the peer holding their slot.
+        let registry = try PoolWiring.podRegistry(config: config, port: port, logger: logger)
+        let service = PoolWiring.makeService(
+            config: config, environment: environment, logger: logger, metrics: metrics, registry: registry,
+            forwarder: config.redisURL == nil ? nil : PeerForwarder(token: token, logger: logger))
         let server = PoolHTTPServer(
             host: host, port: port, token: token, dispatcher: service, metrics: metrics, logger: logger,
             maxBodyBytes: config.pool.maxBodyBytes, progressInterval: .milliseconds(Int64(config.pool.progressIntervalSeconds * 1000)),
@@ -92,6 +102,15 @@ public enum PoolCommand {
             // Let the last result lines reach their clients before the sockets close.
             usleep(200_000)
             server.stop()
+            if let shared = registry as? RedisRunRegistry {
+                // Leave the cluster now rather than when the registration expires.
+                let left = DispatchSemaphore(value: 0)
+                Task {
+                    await shared.shutdown()
+                    left.signal()
+                }
+                _ = left.wait(timeout: .now() + .seconds(2))
+            }
             logger.info("pool stopped")
             exit(0)
         }

@@ -15,6 +15,7 @@ public enum SuperAgentCLI {
           mcp    serve the delegation and pool tools over MCP on stdio (mount this in Claude Code or Gemini CLI)
           pool   serve a pool pod over HTTP (POST /v1/runs, /v1/status, /metrics, probes)
           run    run one task on the pool from a shell and print the result JSON
+          costs  what the runs cost: spend, tokens and savings from the run ledger
 
         Run super-agent <command> --help for a command's options.
         """
@@ -27,6 +28,7 @@ public enum SuperAgentCLI {
             case "mcp": try MCPCommand.run(Array(rest.dropFirst()), environment: .current())
             case "pool": try PoolCommand.run(Array(rest.dropFirst()), environment: .current())
             case "run": try RunCommand.run(Array(rest.dropFirst()), environment: .current())
+            case "costs": try CostsCommand.run(Array(rest.dropFirst()), environment: .current())
             case "--help", "-h", "help": exitPrinting(usage)
             case "--version", "-V": exitPrinting("super-agent \(SuperAgentVersion.current)")
             default: exitPrinting("super-agent: unknown command \"\(command)\"\n\n\(usage)", to: 2, code: 64)

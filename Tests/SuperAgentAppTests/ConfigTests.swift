@@ -324,7 +324,9 @@ struct ConfigErrorTests {
         #expect(loadError(flags: ["max-hops": "33"]) != nil)
         #expect(loadError(flags: ["capacity-ttl": "-1"])?.description.contains("--capacity-ttl") == true)
         #expect(loadError(flags: ["capacity-ttl": "inf"]) != nil)
-        #expect(loadError(flags: ["capacity-store": "redis"])?.description.contains("memory, sqlite") == true)
+        #expect(loadError(flags: ["capacity-store": "mongo"])?.description.contains("memory, sqlite, redis") == true)
+        // Redis needs its URL.
+        #expect(loadError(flags: ["capacity-store": "redis"])?.description.contains("SUPER_AGENT_REDIS_URL") == true)
         #expect(loadError(flags: ["state-dir": "relative/dir"])?.description.contains("absolute path") == true)
     }
 
