@@ -60,6 +60,18 @@ public struct CommandSpec: Sendable {
         return parsed
     }
 
+    /// Parses `arguments`, answering `--help` and `--version` (and exiting) the same way for every command.
+    public func parseAnsweringHelp(_ arguments: [String]) throws(ConfigError) -> ParsedArguments {
+        let parsed = try parse(arguments)
+        if parsed.switches.contains("help") { exitPrinting(help) }
+        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        return parsed
+    }
+
+    /// The switches every command has.
+    public static let helpAndVersion: [(name: String, help: String)] = [("help", "show this help"), ("version", "show the version")]
+    public static let printConfig: (name: String, help: String) = ("print-config", "print the effective configuration as JSON and exit")
+
     public var help: String {
         var lines = ["usage: super-agent \(name) [options]", "", summary, "", "options:"]
         let width = max(

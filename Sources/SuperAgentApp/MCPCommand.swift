@@ -33,11 +33,7 @@ public enum MCPCommand {
             ("workspace-root", "DIR", "a directory caller-mode runs may use (repeatable; default the current directory)"),
             ("slots", "N", "embedded pool slots (default 3)"),
         ],
-        switches: [
-            ("print-config", "print the effective configuration as JSON and exit"),
-            ("help", "show this help"),
-            ("version", "show the version"),
-        ])
+        switches: [CommandSpec.printConfig] + CommandSpec.helpAndVersion)
 
     static let instructions = """
         super-agent decides who should do a task and runs one-shot work on a shared pool. Call report_capacity when \
@@ -66,9 +62,7 @@ public enum MCPCommand {
     }
 
     static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
-        let parsed = try spec.parse(arguments)
-        if parsed.switches.contains("help") { exitPrinting(spec.help) }
-        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        let parsed = try spec.parseAnsweringHelp(arguments)
         let config = try Config.load(flags: parsed.values, environment: environment)
         if parsed.switches.contains("print-config") { exitPrinting(config.json.text) }
         let logger = Logger(level: config.logLevel)

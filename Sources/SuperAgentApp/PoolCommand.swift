@@ -43,16 +43,10 @@ public enum PoolCommand {
             ("state-dir", "DIR", "where isolated workspaces are made (default $XDG_STATE_HOME/super-agent)"),
             ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
         ],
-        switches: [
-            ("print-config", "print the effective configuration as JSON and exit"),
-            ("help", "show this help"),
-            ("version", "show the version"),
-        ])
+        switches: [CommandSpec.printConfig] + CommandSpec.helpAndVersion)
 
     static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
-        let parsed = try spec.parse(arguments)
-        if parsed.switches.contains("help") { exitPrinting(spec.help) }
-        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        let parsed = try spec.parseAnsweringHelp(arguments)
         let config = try Config.load(flags: parsed.values, environment: environment)
         if parsed.switches.contains("print-config") { exitPrinting(config.json.text) }
         guard let token = config.pool.token else {

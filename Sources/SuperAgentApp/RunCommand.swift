@@ -3,6 +3,7 @@ import JSON
 import Log
 import Runs
 import Signals
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -35,15 +36,13 @@ public enum RunCommand {
             ("state-dir", "DIR", "state directory"),
             ("log-level", "LEVEL", "log level for stderr (default warning)"),
         ],
-        switches: [("help", "show this help"), ("version", "show the version")])
+        switches: CommandSpec.helpAndVersion)
 
     public static let exitBusy: Int32 = 75
     public static let exitUnreachable: Int32 = 69
 
     static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
-        let parsed = try spec.parse(arguments)
-        if parsed.switches.contains("help") { exitPrinting(spec.help) }
-        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        let parsed = try spec.parseAnsweringHelp(arguments)
         var flags = parsed.values
         if flags["log-level"] == nil && environment["SUPER_AGENT_LOG_LEVEL"] == nil { flags["log-level"] = "warning" }
         let config = try Config.load(flags: flags, environment: environment)
@@ -103,17 +102,8 @@ public enum RunCommand {
 }
 
 /// Hands a result from the run's task to the main thread.
-final class ResultBox: @unchecked Sendable {
-    private var value: RunResult?
-    private let lock = DispatchSemaphore(value: 1)
-    func set(_ v: RunResult) {
-        lock.wait()
-        value = v
-        lock.signal()
-    }
-    func get() -> RunResult? {
-        lock.wait()
-        defer { lock.signal() }
-        return value
-    }
+final class ResultBox: Sendable {
+    private let value = Mutex<RunResult?>(nil)
+    func set(_ v: RunResult) { value.withLock { $0 = v } }
+    func get() -> RunResult? { value.withLock { $0 } }
 }
