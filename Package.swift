@@ -33,7 +33,7 @@ let package = Package(
         // Domain: org chart, capacity tracking and the delegation policy. Pure Swift.
         .target(name: "Delegation", dependencies: [], swiftSettings: strict),
         // Domain: runs, the RunRegistry, adapters and the run service. Pure Swift over protocols.
-        .target(name: "Runs", dependencies: ["JSON", "Log"], swiftSettings: strict),
+        .target(name: "Runs", dependencies: ["JSON", "Log", "Costs"], swiftSettings: strict),
         // Edge: the path sanitizer, workspaces and the process launcher (spawn, confine, capture).
         .target(name: "Sandbox", dependencies: ["Runs", "CSystem"], swiftSettings: strict),
         // Edge: the pool's HTTP server (libmicrohttpd) and client (libcurl).
@@ -50,11 +50,13 @@ let package = Package(
             dependencies: ["JSON", "Log", "MCP", "Delegation", "SQLiteStores", "RedisStores", "Runs", "Sandbox", "PoolHTTP", "Signals", "Costs"],
             swiftSettings: strict),
         .executableTarget(name: "super-agent", dependencies: ["SuperAgentApp"], swiftSettings: strict),
+        // Benchmark: Redis-backed RunRegistry acquire+release rate and over-admission check (bench/registry_bench.py).
+        .executableTarget(name: "registry-bench", dependencies: ["RedisStores", "Runs"], path: "bench/registry-bench", swiftSettings: strict),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(name: "MCPTests", dependencies: ["MCP", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "DelegationTests", dependencies: ["Delegation"], swiftSettings: strict),
-        .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log", "Costs"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
         .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs"], swiftSettings: strict),

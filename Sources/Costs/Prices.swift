@@ -40,6 +40,8 @@ public enum CostSource: String, Sendable, CaseIterable {
     case computed
     /// No figure, and no tokens or no price for the model.
     case unknown
+    /// The run never started (refused, busy, over budget), so it cost nothing: record `costUSD: 0`.
+    case notRun = "not_run"
 }
 
 /// One model's prices in US dollars per million tokens, and when they were taken.

@@ -135,6 +135,25 @@ public struct RoutingPolicy: Sendable, Equatable {
         return Route(adapter: t.adapter, model: t.model, tier: .cheap, rule: "budget-downgrade")
     }
 
+    /// This policy with every tier target on an adapter outside `available` (say, its CLI is not
+    /// installed) moved to the same tier on an available adapter — the default tier's adapter first,
+    /// then by name — using `adapterModels`; a tier no available adapter has a model for is dropped
+    /// (it then uses the nearest configured tier). Rules, the default tier and `adapterModels` are kept.
+    public func restricted(toAdapters available: Set<String>) -> RoutingPolicy {
+        var copy = self
+        var preference = adapterModels.keys.sorted()
+        if let first = tiers[defaultTier]?.adapter, let i = preference.firstIndex(of: first) {
+            preference.remove(at: i)
+            preference.insert(first, at: 0)
+        }
+        for tier in Tier.allCases {
+            guard let target = tiers[tier], !available.contains(target.adapter) else { continue }
+            copy.tiers[tier] = preference.lazy.filter { available.contains($0) }
+                .compactMap { a in self.adapterModels[a]?[tier].map { TierTarget(adapter: a, model: $0) } }.first
+        }
+        return copy
+    }
+
     /// The model the frontier tier uses on `adapter`, for "what would this have cost on frontier".
     public func frontierModel(adapter: String) -> String? {
         if let m = adapterModels[adapter]?[.frontier] { return m }

@@ -51,7 +51,13 @@ extension MCPServer {
             return s.inFlight.values.compactMap(\.task)
         }
         for task in tasks { task.cancel() }
+        for hook in state.withLock({ $0.shutdownHooks }) { await hook() }
         await waitForInFlight(upTo: grace)
+    }
+
+    /// Registers work to stop at shutdown that outlives a single call (background runs, say).
+    public func onShutdown(_ hook: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.shutdownHooks.append(hook) }
     }
 
     private func waitForInFlight(upTo limit: Duration) async {

@@ -100,6 +100,8 @@ struct SessionState: Sendable {
     /// Numbers admitted calls, so a call's task handle is never stored under a later call's entry.
     var nextCallSerial: UInt64 = 0
     var closing = false
+    /// Run by `shutdown` after in-flight calls are cancelled (work the server started outside a call).
+    var shutdownHooks: [@Sendable () async -> Void] = []
 }
 
 struct InFlightCall: Sendable {

@@ -62,6 +62,15 @@ public final class RunHandles: Sendable {
         return nil
     }
 
+    /// Cancels every background run still going (at shutdown), and waits up to `grace` for them to end.
+    public func cancelAll(grace: Duration = .milliseconds(400)) async {
+        entries.withLock { $0.values.filter { $0.result == nil }.map(\.task) }.forEach { $0.cancel() }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, entries.withLock({ e in e.values.contains { $0.result == nil } }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// Cancels a background run; false when unknown or already finished.
     public func cancel(_ runID: String) -> Bool {
         guard let e = entry(runID), e.result == nil else { return false }

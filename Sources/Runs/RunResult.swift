@@ -10,6 +10,8 @@ public enum RunStatus: String, Sendable, CaseIterable {
     case poolBusy = "POOL_BUSY"
     case poolDraining = "POOL_DRAINING"
     case poolUnreachable = "POOL_UNREACHABLE"
+    /// The caller's daily or monthly budget is spent and its policy refuses further runs.
+    case budgetExceeded = "BUDGET_EXCEEDED"
     /// Only for a handle (`wait: false`) whose run has not finished.
     case running = "RUNNING"
 
@@ -71,6 +73,10 @@ public struct RunResult: Sendable, Equatable {
     public var confinement: String?
     /// Extra facts from the adapter (session id, turns, stderr tail, fallback used), free-form.
     public var details: JSONObject
+    /// The cost tier the routing chose (`cheap`, `standard`, `frontier`), when it chose one.
+    public var tier: String?
+    /// Which routing rule chose the model: `hint`, `task:<pattern>`, `default`, `budget-downgrade`.
+    public var rule: String?
 
     public init(
         status: RunStatus, runID: String, task: String, adapter: String, model: String? = nil, pod: String? = nil,
@@ -108,7 +114,7 @@ public struct RunResult: Sendable, Equatable {
             "adapter": .string(adapter), "model": JSON(model), "pod": JSON(pod), "exit_code": JSON(exitCode),
             "output": .string(output), "duration_ms": JSON(durationMs), "usage": usage?.json ?? .null,
             "cost_usd": JSON(costUSD), "retry_after_ms": JSON(retryAfterMs), "message": .string(message),
-            "confinement": JSON(confinement),
+            "confinement": JSON(confinement), "tier": JSON(tier), "rule": JSON(rule),
         ]
         if !details.isEmpty { o["details"] = .object(details) }
         return .object(o)
@@ -130,6 +136,8 @@ public struct RunResult: Sendable, Equatable {
             usage: json["usage"].flatMap { $0.isNull ? nil : RunUsage(json: $0) }, costUSD: json["cost_usd"]?.numberValue,
             retryAfterMs: json["retry_after_ms"]?.exactInteger.map { Int($0) }, message: json["message"]?.stringValue ?? "",
             confinement: json["confinement"]?.stringValue, details: json["details"]?.objectValue ?? [:])
+        tier = json["tier"]?.stringValue
+        rule = json["rule"]?.stringValue
     }
 }
 

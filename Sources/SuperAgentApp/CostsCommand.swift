@@ -2,6 +2,7 @@ import Costs
 import Dispatch
 import JSON
 import SQLiteStores
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,7 +26,7 @@ public enum CostsCommand {
             ("config", "FILE", "JSON config file (prices, routing)"),
             ("state-dir", "DIR", "the state directory holding ledger.sqlite3"),
         ],
-        switches: [("help", "show this help"), ("version", "show the version")])
+        switches: CommandSpec.helpAndVersion)
 
     public enum Format: String, Sendable, CaseIterable {
         case table
@@ -62,9 +63,7 @@ public enum CostsCommand {
     }
 
     static func run(_ arguments: [String], environment: Environment) throws(ConfigError) -> Never {
-        let parsed = try spec.parse(arguments)
-        if parsed.switches.contains("help") { exitPrinting(spec.help) }
-        if parsed.switches.contains("version") { exitPrinting("super-agent \(SuperAgentVersion.current)") }
+        let parsed = try spec.parseAnsweringHelp(arguments)
         let config = try Config.load(flags: parsed.values, environment: environment)
         guard let format = Format(rawValue: parsed.values["format"] ?? "table") else {
             throw .usage("super-agent costs: --format must be one of \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -74,27 +73,24 @@ public enum CostsCommand {
         let ledger: any Ledger = access(path, F_OK) == 0 ? SQLiteLedger(path: path) : InMemoryLedger()
         let since = parsed.values["since"] ?? "7d"
         let by = parsed.values["by"] ?? "agent"
-        let box = ReportBox()
+        let box = Mutex<Result<Result<CostReport, LedgerError>, ConfigError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let settings = config.costs
         Task {
+            let outcome: Result<Result<CostReport, LedgerError>, ConfigError>
             do throws(ConfigError) {
-                box.value = .success(try await report(ledger: ledger, since: since, by: by, settings: settings, now: CostTools.wallClock()))
+                outcome = .success(try await report(ledger: ledger, since: since, by: by, settings: settings, now: CostTools.wallClock()))
             } catch {
-                box.value = .failure(error)
+                outcome = .failure(error)
             }
+            box.withLock { $0 = outcome }
             done.signal()
         }
         done.wait()
-        switch box.value! {
+        switch box.withLock({ $0 })! {
         case .failure(let usage): throw usage
         case .success(.failure(let ledgerError)): exitPrinting("super-agent costs: \(ledgerError)", to: 2, code: 1)
         case .success(.success(let report)): exitPrinting(render(report, format: format))
         }
     }
-}
-
-/// Hands the report from its task to the main thread (written before, read after the semaphore).
-private final class ReportBox: @unchecked Sendable {
-    var value: Result<Result<CostReport, LedgerError>, ConfigError>?
 }

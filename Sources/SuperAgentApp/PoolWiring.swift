@@ -1,3 +1,4 @@
+import Costs
 import Delegation
 import JSON
 import Log
@@ -18,8 +19,8 @@ import Darwin
 enum PoolWiring {
     struct Dispatch: Sendable {
         let dispatcher: any RunDispatcher
-        /// The in-process pool, built lazily for remote setups only when a fallback may need it.
-        let embedded: (any RunDispatcher)?
+        /// For a remote pool: the same dispatch with the embedded pool behind it when the remote is unreachable.
+        let inlineFallback: (any RunDispatcher)?
         let remote: Bool
         let adapters: [String]
     }
@@ -50,14 +51,35 @@ enum PoolWiring {
 
     static func make(config: Config, environment: Environment, logger: Logger) -> Dispatch {
         let names = config.pool.adapters.map(\.name)
-        guard let url = config.pool.url else {
-            return Dispatch(dispatcher: makeService(config: config, environment: environment, logger: logger), embedded: nil, remote: false, adapters: names)
+        let pool: any RunDispatcher
+        var embedded: (any RunDispatcher)? = nil
+        var routing = config.costs.routing
+        if let url = config.pool.url {
+            let client = PoolHTTPClient(baseURL: url, token: config.pool.token, logger: logger)
+            let local = makeService(config: config, environment: environment, logger: logger)
+            embedded = local
+            pool = config.pool.fallback == .inline ? FallbackDispatcher(primary: client, fallback: local) : client
+        } else {
+            pool = makeService(config: config, environment: environment, logger: logger)
+            // Route only to adapters whose CLI is installed here, so a missing gemini never fails cheap work.
+            let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            let installed = config.pool.adapters.filter { a in a.argv.first.map { PathProgramResolver().resolve($0, path: path) != nil } ?? false }
+            routing = routing.restricted(toAdapters: Set(installed.map(\.name)))
         }
-        let client = PoolHTTPClient(baseURL: url, token: config.pool.token, logger: logger)
-        let embedded = makeService(config: config, environment: environment, logger: logger)
-        let dispatcher: any RunDispatcher =
-            config.pool.fallback == .inline ? FallbackDispatcher(primary: client, fallback: embedded) : client
-        return Dispatch(dispatcher: dispatcher, embedded: embedded, remote: true, adapters: names)
+        let account = { (inner: any RunDispatcher) -> any RunDispatcher in
+            AccountingDispatcher(
+                inner: inner, ledger: ledger(config: config), prices: config.costs.prices, routing: routing,
+                budgets: BudgetPolicy(defaultLimits: config.costs.budgetDefault, agents: config.costs.budgetAgents, routing: routing),
+                adapters: config.pool.adapters, logger: logger, now: CostTools.wallClock)
+        }
+        // The per-call `fallback: "inline"` path: the remote pool, then the embedded one, accounted once.
+        let inline = embedded.map { local in account(FallbackDispatcher(primary: pool, fallback: local)) }
+        return Dispatch(dispatcher: account(pool), inlineFallback: inline, remote: config.pool.url != nil, adapters: names)
+    }
+
+    /// The run ledger: a SQLite file in the state dir, shared by every process on the host.
+    static func ledger(config: Config) -> any Ledger {
+        SQLiteLedger(path: SQLiteLedger.path(stateDir: config.stateDir))
     }
 
     /// Where the delegation tools keep load reports: memory, the host's SQLite file, or Redis.

@@ -17,13 +17,14 @@ public enum RunCommand {
         name: "run",
         summary: """
             Run one task on the pool (SUPER_AGENT_POOL_URL) or, when that is unset, in an embedded pool, and print the
-            result JSON. Exit status: 0 OK, 75 POOL_BUSY, 69 POOL_UNREACHABLE, 1 anything else. Same environment as mcp.
+            result JSON. Exit status: 0 OK, 75 POOL_BUSY, 69 POOL_UNREACHABLE, 1 anything else (including BUDGET_EXCEEDED).
+            Every run is recorded in the cost ledger (see super-agent costs). Same environment as mcp.
             """,
         options: [
             ("task", "LABEL", "a short label for the work (required)"),
             ("prompt", "TEXT", "the prompt (or --prompt-file)"),
             ("prompt-file", "FILE", "a file holding the prompt"),
-            ("adapter", "NAME", "claude (default), gemini, codex, command, or one from the config"),
+            ("adapter", "NAME", "auto (default: routing picks by task), claude, gemini, codex, command, or one from the config"),
             ("cwd-mode", "MODE", "isolated (default) or caller"),
             ("caller-cwd", "DIR", "the directory for --cwd-mode caller (default the current directory)"),
             ("model", "MODEL", "a model the adapter allows (else its default, and the result says so)"),
@@ -48,7 +49,7 @@ public enum RunCommand {
         let config = try Config.load(flags: flags, environment: environment)
         guard let task = flags["task"] else { throw .usage("super-agent run: --task is required; see super-agent run --help") }
         var wire: JSONObject = [
-            "run_id": .string(RunTools.mintRunID()), "task": .string(task), "adapter": .string(flags["adapter"] ?? "claude"),
+            "run_id": .string(RunTools.mintRunID()), "task": .string(task), "adapter": .string(flags["adapter"] ?? AccountingDispatcher.autoAdapter),
             "cwd_mode": .string(flags["cwd-mode"] ?? "isolated"),
         ]
         if let p = flags["prompt"] { wire["prompt"] = .string(p) }

@@ -7,8 +7,8 @@ import Runs
 public struct RunTools: Sendable {
     /// Where runs go: the remote pool (with the configured fallback) or the embedded one.
     let dispatcher: any RunDispatcher
-    /// The embedded pool, for a per-call `fallback: "inline"` when the configured pool is remote.
-    let embedded: (any RunDispatcher)?
+    /// The remote pool backed by the embedded one, for a per-call `fallback: "inline"`.
+    let inlineFallback: (any RunDispatcher)?
     let remote: Bool
     let handles: RunHandles
     let adapters: [String]
@@ -17,11 +17,11 @@ public struct RunTools: Sendable {
     let retry: BusyRetry
 
     public init(
-        dispatcher: any RunDispatcher, embedded: (any RunDispatcher)?, remote: Bool, adapters: [String], callerAgent: String?,
+        dispatcher: any RunDispatcher, inlineFallback: (any RunDispatcher)?, remote: Bool, adapters: [String], callerAgent: String?,
         progressInterval: Duration = .seconds(2), handles: RunHandles = RunHandles(), retry: BusyRetry = BusyRetry()
     ) {
         self.dispatcher = dispatcher
-        self.embedded = embedded
+        self.inlineFallback = inlineFallback
         self.remote = remote
         self.adapters = adapters
         self.callerAgent = callerAgent
@@ -55,6 +55,8 @@ public struct RunTools: Sendable {
             "retry_after_ms": ["type": ["integer", "null"]],
             "message": ["type": ["string", "null"]],
             "confinement": ["type": ["string", "null"]],
+            "tier": ["type": ["string", "null"]],
+            "rule": ["type": ["string", "null"]],
             "details": ["type": "object"],
             "elapsed_ms": ["type": "integer"],
             "cancelled": ["type": "boolean"],
@@ -81,8 +83,8 @@ public struct RunTools: Sendable {
                     "description": "A file holding the prompt: inside caller_cwd (cwd_mode caller) or inside a workspace root (isolated).",
                 ],
                 "adapter": [
-                    "type": "string", "enum": JSON(adapters), "default": adapters.contains("claude") ? "claude" : JSON(adapters.first),
-                    "description": "Which agent CLI runs the task.",
+                    "type": "string", "enum": JSON([AccountingDispatcher.autoAdapter] + adapters), "default": "auto",
+                    "description": "Which agent CLI runs the task. auto (the default) lets the routing policy pick by task label: cheap models for summarize*, log-*, extract*, config-check*.",
                 ],
                 "cwd_mode": [
                     "type": "string", "enum": ["isolated", "caller"], "default": "isolated",
@@ -94,7 +96,7 @@ public struct RunTools: Sendable {
                 ],
                 "model_hint": [
                     "type": "string", "maxLength": 200,
-                    "description": "A model to use when the adapter allows it; otherwise the adapter's default is used and the result says so.",
+                    "description": "A model to use when the adapter allows it (otherwise its default, and the result says so). Omit or auto: routing picks by task; a budget may still downgrade.",
                 ],
                 "timeout_s": ["type": "integer", "minimum": 1, "maximum": 86400, "description": "Stop the run after this many seconds (default 600, capped by the pool)."],
                 "wait_s": [
@@ -139,8 +141,8 @@ public struct RunTools: Sendable {
             case .failure(let e): return .error("\(e.field): \(e.problem)")
             }
             let dispatcher: any RunDispatcher =
-                if arguments["fallback"]?.stringValue == "inline", remote, let embedded {
-                    FallbackDispatcher(primary: self.dispatcher, fallback: embedded)
+                if arguments["fallback"]?.stringValue == "inline", let inlineFallback {
+                    inlineFallback
                 } else {
                     self.dispatcher
                 }
@@ -260,7 +262,7 @@ public struct RunTools: Sendable {
         }
         var wire: JSONObject = [
             "run_id": .string(Self.mintRunID()), "task": a["task"] ?? "",
-            "adapter": a["adapter"] ?? JSON(adapters.contains("claude") ? "claude" : adapters.first),
+            "adapter": a["adapter"] ?? .string(AccountingDispatcher.autoAdapter),
             "cwd_mode": a["cwd_mode"] ?? "isolated",
         ]
         if let t = a["prompt_text"] { wire["prompt"] = t }

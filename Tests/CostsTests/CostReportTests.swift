@@ -77,6 +77,12 @@ struct CostReportTests {
         #expect(r.totals.spendUSD == 0.5)
     }
 
+    @Test func runsThatNeverStartedCountAsRunsOfNoCostNotAsUnknown() {
+        let refused = entry("z", status: "BUDGET_EXCEEDED", cost: 0, source: .notRun)
+        let r = CostReport.make(entries: [refused], by: .agent, prices: .defaults, routing: .defaults)
+        #expect((r.totals.runs, r.totals.unknownCostRuns, r.totals.comparedRuns, r.totals.spendUSD) == (1, 0, 0, 0))
+    }
+
     @Test func aCheapRunSavesTheDifferenceToTheFrontierModelOfItsAdapter() {
         // haiku: 1M in + 1M out = $1 + $5 = $6; on opus: $5 + $25 = $30; saving $24.
         let e = entry("h", adapter: "claude", model: "claude-haiku-4-5", usage: TokenUsage(input: 1_000_000, output: 1_000_000), cost: 6)

@@ -100,3 +100,29 @@ struct RoutingTests {
         #expect(Glob.matches(pattern, text) == expected)
     }
 }
+
+@Suite("Routing over the adapters a pool has")
+struct RestrictedRoutingTests {
+    @Test func tiersOnAMissingAdapterMoveToAnAvailableOne() {
+        let policy = RoutingPolicy.defaults.restricted(toAdapters: ["claude", "command"])
+        #expect(policy.tiers[.cheap] == TierTarget(adapter: "claude", model: "haiku"))
+        #expect(policy.tiers[.standard] == TierTarget(adapter: "claude", model: "sonnet"))
+        #expect(policy.route(task: "summarize-logs", adapter: nil, modelHint: nil)
+            == Route(adapter: "claude", model: "haiku", tier: .cheap, rule: "task:summarize*"))
+    }
+
+    @Test func theDefaultTiersAdapterIsPreferred() {
+        var base = RoutingPolicy.defaults
+        base.tiers[.cheap] = TierTarget(adapter: "missing", model: "m")
+        base.tiers[.standard] = TierTarget(adapter: "gemini", model: "gemini-2.5-flash")
+        let policy = base.restricted(toAdapters: ["claude", "gemini", "codex"])
+        #expect(policy.tiers[.cheap] == TierTarget(adapter: "gemini", model: "gemini-2.5-flash-lite"))
+    }
+
+    @Test func aTierNoAvailableAdapterServesIsDropped() {
+        let policy = RoutingPolicy.defaults.restricted(toAdapters: ["command"])
+        #expect(policy.tiers.isEmpty)
+        #expect(policy.route(task: "x", adapter: nil, modelHint: nil).adapter == "claude")  // last resort; the run then fails clearly
+        #expect(RoutingPolicy.defaults.restricted(toAdapters: ["claude", "gemini", "codex"]) == RoutingPolicy.defaults)
+    }
+}

@@ -374,7 +374,10 @@ def test_sdk_client_runs_a_task_on_the_pool_with_progress(pool, state_dir, works
                                        progress_callback=on_progress)
             assert not r.is_error, r
             sc = r.structured_content
-            assert sc["status"] == "OK" and sc["pod"] == "pod-test" and sc["adapter"] == "claude"
+            # adapter omitted: the routing policy sends summaries to the cheap tier.
+            assert sc["status"] == "OK" and sc["pod"] == "pod-test", sc
+            assert (sc["adapter"], sc["model"], sc["tier"], sc["rule"]) == ("gemini", "gemini-2.5-flash-lite", "cheap", "task:summarize*")
+            assert sc["cost_usd"] > 0 and sc["details"]["cost_source"] == "computed"
             assert json.loads(r.content[0].text)["run_id"] == sc["run_id"]
             bad = await client.call_tool("super_agent_run", {"task": "x", "prompt_text": "a", "prompt_file": "/b"})
             assert bad.is_error and "prompt_text" in bad.content[0].text

@@ -161,7 +161,8 @@ def test_initialize_echoes_a_supported_version_or_answers_the_newest(raw, offere
     assert "tools" in r["result"]["capabilities"] and "logging" in r["result"]["capabilities"]
     tools = srv.call("tools/list")["result"]["tools"]
     assert {t["name"] for t in tools} == {"should_i_delegate", "get_delegation_recommendation", "report_capacity",
-                                         "super_agent_run", "super_agent_status", "super_agent_result", "super_agent_cancel"}
+                                         "super_agent_run", "super_agent_status", "super_agent_result", "super_agent_cancel",
+                                         "cost_report"}
     if expected < "2025-06-18":
         assert all("outputSchema" not in t for t in tools)
     else:

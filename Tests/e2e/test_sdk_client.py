@@ -53,7 +53,7 @@ def test_sdk_client_lists_and_calls_the_three_tools(state_dir, tmp_path, mode, v
                 await client.set_logging_level("debug")
             listed = await client.list_tools()
             tools = {t.name: t for t in listed.tools}
-            assert set(tools) == DELEGATION_TOOLS | RUN_TOOLS
+            assert set(tools) == DELEGATION_TOOLS | RUN_TOOLS | {"cost_report"}
             for name in ("should_i_delegate", "get_delegation_recommendation"):
                 ann = tools[name].annotations
                 assert ann.read_only_hint is True and ann.idempotent_hint is True
