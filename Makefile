@@ -62,6 +62,7 @@ test-e2e: venv
 
 bench: deps build-release
 	SUPER_AGENT_BIN=$$($(SWIFT) build -c release --show-bin-path)/super-agent $(PYTHON) bench/bench.py
+	$(PYTHON) bench/registry_bench.py
 
 clean:
 	rm -rf .build $(VENV)

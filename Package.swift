@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "Costs", dependencies: ["JSON"], swiftSettings: strict),
         // Edge: SQLite-backed stores shared by every process on a host.
         .target(name: "SQLiteStores", dependencies: ["CSQLite", "Delegation", "Costs"], swiftSettings: strict),
-        // Edge: the Redis-backed run registry and capacity store shared across hosts (hiredis).
-        .target(name: "RedisStores", dependencies: ["CHiredis", "Runs", "Delegation", "JSON", "Log"], swiftSettings: strict),
+        // Edge: the Redis-backed run registry, capacity store and run ledger shared across hosts (hiredis).
+        .target(name: "RedisStores", dependencies: ["CHiredis", "Runs", "Delegation", "JSON", "Log", "Costs"], swiftSettings: strict),
         // Wiring: config loading, the MCP tools over the domain, subcommands.
         .target(
             name: "SuperAgentApp",
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
         .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
         .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs"], swiftSettings: strict),
-        .testTarget(name: "RedisStoresTests", dependencies: ["RedisStores", "Runs", "Delegation"], swiftSettings: strict),
+        .testTarget(name: "RedisStoresTests", dependencies: ["RedisStores", "Runs", "Delegation", "Costs"], swiftSettings: strict),
         .testTarget(name: "CostsTests", dependencies: ["Costs", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",

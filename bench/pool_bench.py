@@ -214,7 +214,7 @@ class Pool:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 _kill(self.proc)
                 self.proc.wait(timeout=5)
@@ -535,7 +535,8 @@ def machine_info(bin_path: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "super_agent": run_text([bin_path, "--version"]),
         "swift": run_text(["swift", "--version"]),
-        "git": f"{head}{' (with uncommitted changes)' if dirty not in ('', 'unknown') else ''}",
+        # The checkout this script runs from; the binary may have been built from another tree.
+        "checkout": f"{head}{' (with uncommitted changes)' if dirty not in ('', 'unknown') else ''}",
         "libs": libs,
         "bin": bin_path,
         "loadavg_at_start": loadavg(),
@@ -584,8 +585,8 @@ def main() -> int:
     try:
         info = machine_info(bin_path)
         print(f"pool_bench: {info['date']}  {info['nproc']} CPU(s)  {info['cpu']}  kernel {info['kernel']}", flush=True)
-        print(f"pool_bench: {info['super_agent']} ({info['git']}), libcurl {info['libs']['libcurl4']}, "
-              f"libmicrohttpd {info['libs']['libmicrohttpd12']}, Python {info['python']}", flush=True)
+        print(f"pool_bench: {info['super_agent']} at {bin_path}; checkout {info['checkout']}; libcurl "
+              f"{info['libs']['libcurl4']}, libmicrohttpd {info['libs']['libmicrohttpd12']}, Python {info['python']}", flush=True)
         print(f"pool_bench: load average {info['loadavg_at_start']} (other work on the machine skews every figure)",
               flush=True)
 
@@ -658,8 +659,9 @@ def main() -> int:
             if len(seen[name]) != 1:
                 raise BenchError(f"{name}: the runs disagree on their confinement: {seen[name]}")
 
-        print(f"pool_bench: {args.calls} lockstep calls per row ({args.cli_calls} for cli-run) in {args.rounds} "
-              f"alternating rounds ...", flush=True)
+        print(f"pool_bench: {args.calls} lockstep calls per row"
+              f"{'' if args.no_cli else f' ({args.cli_calls} for cli-run)'} in {args.rounds} alternating rounds ...",
+              flush=True)
         t_start = time.monotonic()
         for rnd in range(args.rounds):
             order = rows[rnd % len(rows):] + rows[:rnd % len(rows)]  # rotate who goes first
@@ -691,8 +693,11 @@ def main() -> int:
             raise BenchError(f"pool-none logged {counted_none} finished runs; {want_none} OK runs were sent to it")
         if exit_auto != 0 or exit_none != 0:
             raise BenchError(f"the pools exited with {exit_auto} / {exit_none} on SIGTERM (expected 0)")
-    except BenchError as e:
-        print(f"pool_bench: FAILED: {e}", file=sys.stderr)
+    except (BenchError, OSError, subprocess.SubprocessError, ValueError) as e:
+        # OSError covers a socket timeout of the http row; ValueError an unparsable answer.
+        what = "" if isinstance(e, BenchError) else f"{type(e).__name__}: "
+        note = f" (watchdog: {guard.fired})" if guard.fired and "watchdog" not in str(e) else ""
+        print(f"pool_bench: FAILED: {what}{e}{note}", file=sys.stderr)
         return 1
     finally:
         guard.stop()

@@ -56,9 +56,8 @@ extension MCPServer {
             default: nil
             }
         }
-        let negotiated = state.withLock { $0.negotiatedVersion }
+        let (negotiated, level) = state.withLock { ($0.negotiatedVersion, $0.clientLogLevel) }
         if method == "initialize" || negotiated != nil {
-            let level = state.withLock { $0.clientLogLevel }
             let version = method == "initialize" ? ProtocolVersion.latestHandshake : negotiated!
             return RequestEnvelope(era: .legacy(version), meta: meta, logLevel: level, progressToken: progressToken)
         }

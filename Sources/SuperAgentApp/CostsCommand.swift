@@ -10,14 +10,16 @@ import Glibc
 import Darwin
 #endif
 
-/// `super-agent costs`: what the pool's runs cost, from the ledger in the state directory.
+/// `super-agent costs`: what the pool's runs cost, from the ledger in the state directory (or in
+/// Redis when `SUPER_AGENT_REDIS_URL` is set).
 public enum CostsCommand {
     public static let spec = CommandSpec(
         name: "costs",
         summary: """
             Report runs, tokens, spend, runs of unknown cost, and the saving against sending the same runs to the
-            frontier model of the same adapter, from the run ledger (<state dir>/ledger.sqlite3). Prices and routing
-            come from the config (prices, routing). Environment: SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR.
+            frontier model of the same adapter, from the run ledger (<state dir>/ledger.sqlite3, or a Redis stream when
+            SUPER_AGENT_REDIS_URL is set). Prices and routing come from the config (prices, routing). Environment:
+            SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_REDIS_URL.
             """,
         options: [
             ("since", "WHEN", "7d (default), 12h, 30m, a date YYYY-MM-DD (UTC midnight), or all"),
@@ -69,8 +71,10 @@ public enum CostsCommand {
             throw .usage("super-agent costs: --format must be one of \(Format.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let path = SQLiteLedger.path(stateDir: config.stateDir)
-        // A missing ledger means no runs yet; a read-only command does not create it.
-        let ledger: any Ledger = access(path, F_OK) == 0 ? SQLiteLedger(path: path) : InMemoryLedger()
+        // A missing ledger file means no runs yet; a read-only command does not create it.
+        let ledger: any Ledger =
+            if config.redisURL != nil { try PoolWiring.ledger(config: config) }
+            else if access(path, F_OK) == 0 { SQLiteLedger(path: path) } else { InMemoryLedger() }
         let since = parsed.values["since"] ?? "7d"
         let by = parsed.values["by"] ?? "agent"
         let box = Mutex<Result<Result<CostReport, LedgerError>, ConfigError>?>(nil)

@@ -52,14 +52,14 @@ public enum MCPCommand {
         let tracker = CapacityTracker(
             chart: chart, store: store, reportTTL: config.capacityTTLSeconds, maxHops: config.maxHops)
         let tools = DelegationTools(tracker: tracker, roleID: config.roleID)
-        let pool = PoolWiring.make(config: config, environment: environment, logger: logger)
+        let pool = try PoolWiring.make(config: config, environment: environment, logger: logger)
         let runTools = RunTools(
             dispatcher: pool.dispatcher, inlineFallback: pool.inlineFallback, remote: pool.remote, adapters: pool.adapters,
             callerAgent: config.roleID, progressInterval: .milliseconds(Int64(config.pool.progressIntervalSeconds * 1000)))
         let handles = runTools.handles
         let info = ServerInfo(
             name: "super-agent", title: "super-agent", version: SuperAgentVersion.current, instructions: instructions)
-        let costTools = CostTools(ledger: PoolWiring.ledger(config: config), settings: config.costs)
+        let costTools = CostTools(ledger: try PoolWiring.ledger(config: config), settings: config.costs)
         let server = MCPServer(
             info: info, tools: ToolRegistry(tools.all + runTools.all + costTools.all), sink: sink, logger: logger)
         // Background runs (wait: false) are not calls; stop them with the server.

@@ -49,7 +49,7 @@ enum PoolWiring {
             logger: logger, forwarder: forwarder)
     }
 
-    static func make(config: Config, environment: Environment, logger: Logger) -> Dispatch {
+    static func make(config: Config, environment: Environment, logger: Logger) throws(ConfigError) -> Dispatch {
         let names = config.pool.adapters.map(\.name)
         let pool: any RunDispatcher
         var embedded: (any RunDispatcher)? = nil
@@ -66,9 +66,10 @@ enum PoolWiring {
             let installed = config.pool.adapters.filter { a in a.argv.first.map { PathProgramResolver().resolve($0, path: path) != nil } ?? false }
             routing = routing.restricted(toAdapters: Set(installed.map(\.name)))
         }
+        let runLedger = try ledger(config: config)
         let account = { (inner: any RunDispatcher) -> any RunDispatcher in
             AccountingDispatcher(
-                inner: inner, ledger: ledger(config: config), prices: config.costs.prices, routing: routing,
+                inner: inner, ledger: runLedger, prices: config.costs.prices, routing: routing,
                 budgets: BudgetPolicy(defaultLimits: config.costs.budgetDefault, agents: config.costs.budgetAgents, routing: routing),
                 adapters: config.pool.adapters, logger: logger, now: CostTools.wallClock)
         }
@@ -77,9 +78,11 @@ enum PoolWiring {
         return Dispatch(dispatcher: account(pool), inlineFallback: inline, remote: config.pool.url != nil, adapters: names)
     }
 
-    /// The run ledger: a SQLite file in the state dir, shared by every process on the host.
-    static func ledger(config: Config) -> any Ledger {
-        SQLiteLedger(path: SQLiteLedger.path(stateDir: config.stateDir))
+    /// The run ledger: a SQLite file in the state dir, shared by every process on the host; a Redis
+    /// stream, shared across hosts, when `SUPER_AGENT_REDIS_URL` is set.
+    static func ledger(config: Config) throws(ConfigError) -> any Ledger {
+        guard config.redisURL != nil else { return SQLiteLedger(path: SQLiteLedger.path(stateDir: config.stateDir)) }
+        return RedisLedger(url: try redisURL(config), keyPrefix: RedisDefaults.keyPrefix)
     }
 
     /// Where the delegation tools keep load reports: memory, the host's SQLite file, or Redis.

@@ -78,7 +78,7 @@ public enum RunCommand {
             waitSeconds = n
         }
         let logger = Logger(level: config.logLevel)
-        let pool = PoolWiring.make(config: config, environment: environment, logger: logger)
+        let pool = try PoolWiring.make(config: config, environment: environment, logger: logger)
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox()
         let work = Task {

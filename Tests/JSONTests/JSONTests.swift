@@ -367,3 +367,40 @@ struct UnreadableEncodingTests {
         #expect(throws: JSONEncodeError.self) { try value.serialized() }
     }
 }
+
+@Suite("One-pass serialization")
+struct OnePassSerializationTests {
+    @Test func newlineTerminatedBytesAreTheSerializationPlusOneNewline() throws {
+        let value: JSON = ["jsonrpc": "2.0", "id": 7, "result": ["text": "a \"quoted\" line\nand a second"]]
+        let plain = try value.serialized()
+        let line = try value.withSerializedBytes(newlineTerminated: true) { Array($0) }
+        #expect(line == plain + [0x0A])
+        #expect(try value.withSerializedBytes { Array($0) } == plain)
+        #expect(!plain.contains(0x0A), "compact output has no raw newline of its own")
+    }
+
+    @Test func documentsLargerThanTheFirstBufferRoundTrip() throws {
+        // Bigger than the scratch buffer's first size, so it has to grow (several times) mid-dump.
+        let long = String(repeating: "é\"x\\", count: 5_000)
+        let value: JSON = ["long": .string(long), "items": .array((0..<2_000).map { .int(Int64($0)) })]
+        let bytes = try value.serialized()
+        #expect(bytes.count > 30_000)
+        #expect(try JSON.parse(bytes) == value)
+        #expect(value.text.utf8.count == bytes.count)
+    }
+
+    @Test func parsedObjectsKeepEveryMemberInDocumentOrder() throws {
+        let value = try JSON.parse(#"{"b":1,"a":{"d":[1,{"e":null}],"c":"x"},"":true}"#)
+        #expect(value.objectValue?.keys == ["b", "a", ""])
+        #expect(value["a"]?.objectValue?.keys == ["d", "c"])
+        #expect(value.text == #"{"b":1,"a":{"d":[1,{"e":null}],"c":"x"},"":true}"#)
+    }
+
+    @Test func aRefusedValueThrowsFromWithSerializedBytesWithoutCallingTheBody() {
+        var called = false
+        #expect(throws: JSONEncodeError.self) {
+            try JSON.array([1, .double(.nan)]).withSerializedBytes { _ in called = true }
+        }
+        #expect(!called)
+    }
+}

@@ -1,4 +1,5 @@
 import JSON
+import Synchronization
 import Testing
 
 @testable import MCP
@@ -286,5 +287,38 @@ struct ConcurrencyTests {
         let values = progressValues(h, token: "fan")
         let outOfOrder = zip(values, values.dropFirst()).filter { !($0 < $1) }.count
         #expect(outOfOrder == 0, "\(outOfOrder) of \(values.count) progress notifications did not increase")
+    }
+
+    @Test func cancellationArrivingWhileTheCallIsStillStartingCancelsIt() async throws {
+        // The handler cancels its own request during its first, synchronous stretch: before the
+        // server has stored the task's handle. The flag set then must still cancel the task.
+        final class ServerRef: Sendable { let server = Mutex<MCPServer?>(nil) }
+        let ref = ServerRef()
+        let probe = Probe()
+        let tool = Tool(
+            name: "self-cancel", title: "Self-cancel", description: "Cancels itself at once.",
+            inputSchema: ["type": "object"], annotations: TestTools.annotations
+        ) { _, context in
+            probe.markStarted()
+            ref.server.withLock { $0 }?.cancel(context.requestID, reason: "while starting")
+            do {
+                try await Task.sleep(for: .seconds(10))
+            } catch {
+                probe.markCancelled()
+                throw error
+            }
+            probe.markFinished()
+            return .structured(["done": true])
+        }
+        let h = ServerHarness(tools: [tool])
+        ref.server.withLock { $0 = h.server }
+        try h.initialize()
+        h.request(1, "tools/call", ["name": "self-cancel"])
+        #expect(probe.startedCount == 1)
+        #expect(await eventually { probe.observedCancellation }, "the task was cancelled once its handle was stored")
+        #expect(await eventually { h.server.inFlightCount == 0 })
+        #expect(!probe.finished)
+        _ = await eventually(within: .milliseconds(100)) { !h.responses(to: 1).isEmpty }
+        #expect(h.responses(to: 1).isEmpty)
     }
 }

@@ -135,4 +135,28 @@ struct ToolCallTests {
         #expect(result["structuredContent"] == nil)
         #expect(try JSON.parse(contentText(result)) == ["count": 1, "mode": "fast"], "the text block still has it")
     }
+
+    @Test func aToolThatNeverWaitsIsAnsweredBeforeReceiveReturns() throws {
+        // Such a call runs on the receiving thread up to its end: no hand-off to another thread.
+        let h = ServerHarness()
+        try h.initialize()
+        h.request(1, "tools/call", ["name": "echo", "arguments": ["count": 3]])
+        let answers = h.responses(to: 1)
+        try #require(answers.count == 1)
+        #expect(try resultOf(answers[0])["structuredContent"] == ["count": 3, "mode": "fast"])
+        #expect(h.server.inFlightCount == 0)
+    }
+
+    @Test func aToolThatWaitsDoesNotHoldUpTheReceivingThread() async throws {
+        let probe = Probe()
+        let h = ServerHarness(tools: [TestTools.gated(probe)])
+        try h.initialize()
+        h.request(1, "tools/call", ["name": "slow"])
+        #expect(probe.startedCount == 1, "the handler started on the receiving thread")
+        #expect(h.responses(to: 1).isEmpty)
+        #expect(try resultOf(h.call(2, "ping")) == .emptyObject)
+        probe.open()
+        #expect(try resultOf(await h.awaitResponse(to: 1))["isError"] == false)
+        #expect(await eventually { h.server.inFlightCount == 0 })
+    }
 }

@@ -1,6 +1,7 @@
 import Delegation
-import SQLiteStores
 import Testing
+
+@testable import SQLiteStores
 
 #if canImport(Glibc)
 import Glibc
@@ -222,6 +223,54 @@ struct SQLiteCapacityStoreTests {
         let rows = try await a.reports(since: 0)
         #expect(rows.count == 1)
         #expect(rows.first?.agentID == "cto")
+    }
+
+    @Test func readsStayFastWhileAnotherConnectionHoldsTheWriteLock() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = dir.file("locked.sqlite3")
+        let store = SQLiteCapacityStore(path: path)
+        try await store.put(report("cto", active: 1, at: 100))
+        #expect(try await store.reports(since: 0).count == 1)  // first read: opens the read connection
+
+        let other = try SQLiteDatabase(path: path)  // another process's writer, in effect
+        try other.execute("BEGIN EXCLUSIVE")
+        let clock = ContinuousClock()
+        let started = clock.now
+        for _ in 0..<20 { #expect(try await store.reports(since: 0) == [report("cto", active: 1, at: 100)]) }
+        #expect(clock.now - started < .seconds(1), "WAL readers never wait for the writer")
+        try other.execute("ROLLBACK")
+    }
+
+    @Test func aWriteThatWaitsForTheLockDoesNotHoldUpReads() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = dir.file("slow-write.sqlite3")
+        let store = SQLiteCapacityStore(path: path)
+        try await store.put(report("cto", active: 1, at: 100))
+        _ = try await store.reports(since: 0)
+
+        let other = try SQLiteDatabase(path: path)
+        try other.execute("BEGIN EXCLUSIVE")
+        let write = Task { try await store.put(report("cto", active: 2, at: 200)) }
+        try await Task.sleep(for: .milliseconds(50))  // the write is now in SQLite's busy wait, on the store's queue
+        #expect(try await store.reports(since: 0) == [report("cto", active: 1, at: 100)])
+        try other.execute("ROLLBACK")
+        try await write.value
+        #expect(try await store.reports(since: 0) == [report("cto", active: 2, at: 200)], "a committed write is seen by the next read")
+    }
+
+    @Test func readsSeeEveryCommittedWriteAtOnce() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = dir.file("fresh.sqlite3")
+        let reader = SQLiteCapacityStore(path: path)
+        let writer = SQLiteCapacityStore(path: path)
+        try await writer.put(report("cto", active: 0, at: 1))
+        for i in 1...50 {
+            try await writer.put(report("cto", active: i, at: Double(i)))
+            #expect(try await reader.reports(since: 0).first?.activeTasks == i)
+        }
     }
 
     @Test func storeWorksThroughTheCapacityTracker() async throws {

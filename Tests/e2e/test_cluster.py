@@ -4,6 +4,7 @@ pod's slots come back within the lease TTL, and a dead Redis degrades pods to th
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import RawServer, modern, server_env
+from conftest import RawServer, binary, modern, server_env
 from pool import Pool, TOKEN, fake_path
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -128,7 +129,13 @@ def test_nine_runs_through_one_pod_fill_three_pods_and_the_tenth_is_busy(cluster
 def test_a_killed_pods_slots_come_back_within_the_lease_ttl(cluster):
     a, b, c = cluster("pod-a"), cluster("pod-b"), cluster("pod-c")
     until(lambda: a.status().get("registry", {}).get("live_pods") == 3, 10, "three live pods")
-    threads = [threading.Thread(target=b.run, args=("SLEEP 30", rid())) for _ in range(3)]
+    def doomed_run() -> None:
+        try:
+            b.run("SLEEP 30", rid())
+        except (http.client.HTTPException, OSError):
+            pass  # the pod is killed mid-stream: its clients see the connection drop
+
+    threads = [threading.Thread(target=doomed_run) for _ in range(3)]
     for t in threads:
         t.start()
     until(lambda: b.status()["busy"] == 3, 5, "pod-b full")
@@ -175,3 +182,48 @@ def test_two_agents_on_different_state_dirs_see_each_others_load_through_redis(r
     finally:
         for srv in (cto, ceo):
             srv.close()
+
+
+def test_runs_from_two_state_dirs_land_in_one_redis_ledger_read_from_a_third(redis, tmp_path):
+    """With SUPER_AGENT_REDIS_URL set the ledger is a Redis stream, not <state dir>/ledger.sqlite3."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    runs = {}
+    for host, role in (("host-a", "cto"), ("host-b", "cfo")):
+        state = tmp_path / host
+        state.mkdir()
+        env = {"PATH": fake_path(), "HOME": str(state), "SUPER_AGENT_STATE_DIR": str(state), "ROLE_ID": role,
+               "SUPER_AGENT_WORKSPACE_ROOTS": str(workspace), "SUPER_AGENT_REDIS_URL": redis.url}
+        out = subprocess.run([binary(), "run", "--task", f"task-{host}", "--prompt", "hello"],
+                             env=env, capture_output=True, timeout=30)
+        assert out.returncode == 0, out.stderr[-2000:]
+        result = json.loads(out.stdout)
+        assert result["status"] == "OK", result
+        runs[role] = result
+        assert not (state / "ledger.sqlite3").exists()
+
+    reader = tmp_path / "reader"
+    reader.mkdir()
+
+    def costs(*args: str, **extra: str) -> dict:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(reader), "SUPER_AGENT_STATE_DIR": str(reader), **extra}
+        out = subprocess.run([binary(), "costs", "--format", "json", *args], env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    report = costs("--by", "agent", SUPER_AGENT_REDIS_URL=redis.url)
+    by_agent = {r["key"]: r for r in report["rows"]}
+    assert set(by_agent) == {"cto", "cfo"}, report
+    for role, result in runs.items():
+        assert by_agent[role]["runs"] == 1
+        assert abs(by_agent[role]["spend_usd"] - result["cost_usd"]) < 1e-9
+    assert report["totals"]["runs"] == 2
+    assert {r["key"] for r in costs("--by", "task", SUPER_AGENT_REDIS_URL=redis.url)["rows"]} == {"task-host-a", "task-host-b"}
+    # Without the URL, the reader's own (empty) state dir is the ledger.
+    assert costs()["totals"]["runs"] == 0
+
+    cli = shutil.which("redis-cli")
+    if cli:
+        ids = subprocess.run([cli, "-p", str(redis.port), "--raw", "XRANGE", "super-agent:ledger", "-", "+"],
+                             capture_output=True, text=True, timeout=10).stdout.splitlines()
+        assert {r["run_id"] for r in runs.values()} <= set(ids)
