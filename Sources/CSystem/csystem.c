@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -221,6 +223,19 @@ static void child_run(const sa_spawn_request *r, int report_fd) {
     child_fail(report_fd, SA_STAGE_EXEC, errno);
 }
 
+struct sa_child_args {
+    const sa_spawn_request *request;
+    int report_read;
+    int report_write;
+};
+
+static int child_trampoline(void *raw) {
+    struct sa_child_args *a = raw;
+    close(a->report_read);
+    child_run(a->request, a->report_write);
+    _exit(127); /* not reached */
+}
+
 int sa_spawn(const sa_spawn_request *request, pid_t *pid_out, int *stage_out, int *errno_out) {
     *pid_out = -1;
     *stage_out = SA_STAGE_NONE;
@@ -238,13 +253,20 @@ int sa_spawn(const sa_spawn_request *request, pid_t *pid_out, int *stage_out, in
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(report[0]);
-        child_run(request, report[1]);
-        _exit(127); /* not reached */
+    /* vfork semantics (as glibc's posix_spawn): the child shares the parent's memory on a stack
+     * of its own and the calling thread sleeps until it execs or dies, so no page tables are
+     * copied and none torn down at exec, and the parent takes no copy-on-write faults after. */
+    struct sa_child_args args = {request, report[0], report[1]};
+    size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    pid_t pid = -1;
+    if (stack == MAP_FAILED) {
+        errno = ENOMEM;
+    } else {
+        pid = clone(child_trampoline, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
     }
     int fork_errno = errno;
+    if (stack != MAP_FAILED) munmap(stack, stack_size);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     close(report[1]);
 

@@ -58,6 +58,8 @@ public final class AccountingDispatcher: RunDispatcher {
                 refused.model = route.model
                 refused.tier = route.tier?.rawValue
                 refused.rule = route.rule
+                refused.costUSD = 0
+                refused.details["cost_source"] = .string(CostSource.notRun.rawValue)
                 await record(refused, agent: agent, usage: nil, cost: (0, .notRun))
                 return refused
             }
