@@ -17,7 +17,7 @@ STAMP      := $(VENV)/.requirements-installed
 help:
 	@echo "make run    - build (release) and start super-agent mcp (ROLE_ID defaults to ceo)"
 	@echo "make test   - install what is missing, then run all tests"
-	@echo "make bench  - benchmarks against the official Python MCP SDK server"
+	@echo "make bench  - benchmarks: vs the Python MCP SDK server, pool overhead, Redis registry"
 
 deps: apt-deps venv
 
@@ -62,6 +62,7 @@ test-e2e: venv
 
 bench: deps build-release
 	SUPER_AGENT_BIN=$$($(SWIFT) build -c release --show-bin-path)/super-agent $(PYTHON) bench/bench.py
+	SUPER_AGENT_BIN=$$($(SWIFT) build -c release --show-bin-path)/super-agent $(PYTHON) bench/pool_bench.py
 	$(PYTHON) bench/registry_bench.py
 
 clean:

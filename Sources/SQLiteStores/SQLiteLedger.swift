@@ -1,29 +1,20 @@
 import Costs
-import Dispatch
-import Synchronization
 
 /// The run ledger in a SQLite file (`<state dir>/ledger.sqlite3`), shared by every `super-agent`
 /// process on a host: each MCP server's embedded pool and each pool pod append to it, and
 /// `super-agent costs` reads it.
 ///
-/// Same discipline as `SQLiteCapacityStore`: writes (which may wait up to the busy timeout while
-/// another process writes) run on this ledger's own serial queue, never on the caller's thread;
-/// reads use a second, query-only connection on the caller's thread, which in WAL mode never waits
-/// for a writer, and fall back to the queue when that connection is missing or fails. The file is
-/// opened on first use. One row per run id: recording a run id again replaces its row.
-public final class SQLiteLedger: Ledger, @unchecked Sendable {
-    public let path: String
-    private let queue = DispatchQueue(label: "super-agent.sqlite-ledger")
-    /// The write connection. Touched only on `queue`.
-    private var database: SQLiteDatabase?
-    /// The read connection, opened on `queue` once the write connection has set the file up.
-    private let reader = Mutex<LedgerReadConnection?>(nil)
+/// Writes go through the ledger's own queue and reads through a query-only connection, as
+/// `SQLiteConnections` describes. One row per run id: recording a run id again replaces its row.
+public final class SQLiteLedger: Ledger, Sendable {
+    public var path: String { connections.path }
+    private let connections: SQLiteConnections
 
     /// The ledger file in a state directory.
     public static func path(stateDir: String) -> String { stateDir + "/ledger.sqlite3" }
 
     public init(path: String) {
-        self.path = path
+        connections = SQLiteConnections(path: path, schema: Self.schema, label: "super-agent.sqlite-ledger")
     }
 
     static let columns =
@@ -57,7 +48,9 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
 
     public func record(_ entry: LedgerEntry) async throws(LedgerError) {
         let values = Self.values(of: entry)
-        try await onQueue { db throws(SQLiteError) in _ = try db.query(Self.upsert, values) }
+        do { try await connections.write { db throws(SQLiteError) in _ = try db.query(Self.upsert, values) } } catch {
+            throw LedgerError(error.description)
+        }
     }
 
     public func entries(since: Double) async throws(LedgerError) -> [LedgerEntry] {
@@ -94,70 +87,7 @@ public final class SQLiteLedger: Ledger, @unchecked Sendable {
             durationMs: int(14) ?? 0, pod: row[15].text, time: at)
     }
 
-    // MARK: - Connections
-
-    /// A query on the read connection when there is one, else on the queue (which also opens it).
     private func read(_ sql: String, _ values: [SQLiteValue]) async throws(LedgerError) -> [[SQLiteValue]] {
-        if let rows = readDirectly(sql, values) { return rows }
-        return try await onQueue { db throws(SQLiteError) in
-            let rows = try db.query(sql, values)
-            self.openReaderIfNeeded()
-            return rows
-        }
+        do { return try await connections.read(sql, values) } catch { throw LedgerError(error.description) }
     }
-
-    /// The rows from the read connection, or nil when there is none yet or it failed (it is then
-    /// dropped, and the queue answers and reports any error).
-    private func readDirectly(_ sql: String, _ values: [SQLiteValue]) -> [[SQLiteValue]]? {
-        reader.withLock { connection -> [[SQLiteValue]]? in
-            guard let db = connection?.db else { return nil }
-            do {
-                return try db.query(sql, values)
-            } catch {
-                connection = nil
-                return nil
-            }
-        }
-    }
-
-    /// On `queue`, after the write connection opened: a failure here only means reads keep using the queue.
-    private func openReaderIfNeeded() {
-        guard reader.withLock({ $0 == nil }) else { return }
-        guard let db = try? SQLiteDatabase(path: path, role: .reader) else { return }
-        let connection = LedgerReadConnection(db: db)
-        reader.withLock { $0 = connection }
-    }
-
-    /// Runs `body` on the queue with an open database; a SQLite failure becomes a `LedgerError`
-    /// naming the file, and the connection is reopened on the next call.
-    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (SQLiteDatabase) throws(SQLiteError) -> T)
-        async throws(LedgerError) -> T
-    {
-        let outcome: Result<T, SQLiteError> = await withCheckedContinuation { continuation in
-            queue.async {
-                do throws(SQLiteError) {
-                    let db = try self.open()
-                    continuation.resume(returning: .success(try body(db)))
-                } catch {
-                    self.database = nil
-                    continuation.resume(returning: .failure(error))
-                }
-            }
-        }
-        return try outcome.mapError { LedgerError($0.description) }.get()
-    }
-
-    private func open() throws(SQLiteError) -> SQLiteDatabase {
-        if let database { return database }
-        let db = try SQLiteDatabase(path: path)
-        try db.execute(Self.schema)
-        database = db
-        return db
-    }
-}
-
-/// The read connection, only ever used under `SQLiteLedger.reader`'s lock.
-private final class LedgerReadConnection: @unchecked Sendable {
-    let db: SQLiteDatabase
-    init(db: SQLiteDatabase) { self.db = db }
 }
