@@ -15,9 +15,12 @@ let package = Package(
         // C libraries from Debian, through pkg-config; never an absolute path.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(
-            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libmicrohttpd and libcurl are opened on first use (dlopen; see their shim.h), never linked:
+        // they pull in GnuTLS, OpenSSL, Kerberos and LDAP, which would otherwise load at every
+        // `super-agent mcp` start-up. So no pkgConfig here (its --libs would link them); their headers
+        // are in the default include path, and `make deps` checks them with pkg-config.
+        .systemLibrary(name: "CMicroHTTPD", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // Syscalls glibc has no wrapper for (openat2, Landlock) and the fork/exec of a run's child.
         .target(name: "CSystem"),

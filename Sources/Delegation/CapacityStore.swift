@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An agent's own account of its load at a moment.
 public struct CapacityReport: Sendable, Equatable {
     public let agentID: String
@@ -37,16 +39,19 @@ public enum CapacityStoreError: Error, Sendable, Equatable, CustomStringConverti
 }
 
 /// Reports held in this process only.
-public actor InMemoryCapacityStore: CapacityStore {
-    private var latest: [String: CapacityReport] = [:]
+///
+/// A lock rather than an actor: every call is a dictionary access, so callers never hop to another
+/// executor (a tool call that reads it is answered on the thread that received it).
+public final class InMemoryCapacityStore: CapacityStore {
+    private let latest = Mutex<[String: CapacityReport]>([:])
 
     public init() {}
 
     public func put(_ report: CapacityReport) throws(CapacityStoreError) {
-        latest[report.agentID] = report
+        latest.withLock { $0[report.agentID] = report }
     }
 
     public func reports(since: Double) throws(CapacityStoreError) -> [CapacityReport] {
-        latest.values.filter { $0.reportedAt >= since }.sorted { $0.agentID < $1.agentID }
+        latest.withLock { $0.values.filter { $0.reportedAt >= since } }.sorted { $0.agentID < $1.agentID }
     }
 }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// `curl_global_init`, exactly once per process, before the first handle.
 enum CurlGlobal {
-    static let initialized: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    static let initialized: Bool = sa_curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 }
 
 /// How one HTTP exchange ended.
@@ -53,9 +53,9 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// `onData(bytes, httpStatus)` sees the body as it arrives; returning false aborts.
     init?(_ request: Request, onData: @escaping @Sendable (UnsafeRawBufferPointer, Int) -> Bool) {
-        guard CurlGlobal.initialized, let easy = curl_easy_init() else { return nil }
-        guard let multi = curl_multi_init() else {
-            curl_easy_cleanup(easy)
+        guard CurlGlobal.initialized, let easy = sa_curl_easy_init() else { return nil }
+        guard let multi = sa_curl_multi_init() else {
+            sa_curl_easy_cleanup(easy)
             return nil
         }
         self.easy = easy
@@ -97,7 +97,7 @@ final class CurlTransfer: @unchecked Sendable {
             }
         }
         // "Expect:" turns off curl's 100-continue round trip for larger bodies.
-        for h in request.headers + ["Expect:"] { headerList = curl_slist_append(headerList, h) }
+        for h in request.headers + ["Expect:"] { headerList = sa_curl_slist_append(headerList, h) }
         _ = sa_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
 
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -132,7 +132,7 @@ final class CurlTransfer: @unchecked Sendable {
         control.withLock { state in
             guard !state.finished, !state.cancelled else { return }
             state.cancelled = true
-            _ = curl_multi_wakeup(multi)
+            _ = sa_curl_multi_wakeup(multi)
         }
     }
 
@@ -141,40 +141,40 @@ final class CurlTransfer: @unchecked Sendable {
     /// Drives the transfer to its end. Blocks; call on a dedicated thread, once.
     func run() -> TransferOutcome {
         var outcome = TransferOutcome()
-        _ = curl_multi_add_handle(multi, easy)
+        _ = sa_curl_multi_add_handle(multi, easy)
         var running: Int32 = 1
         while true {
             if isCancelled {
                 outcome.cancelled = true
                 break
             }
-            let mc = curl_multi_perform(multi, &running)
+            let mc = sa_curl_multi_perform(multi, &running)
             if mc != CURLM_OK {
                 outcome.code = CURLE_FAILED_INIT
-                outcome.errorText = String(cString: curl_multi_strerror(mc))
+                outcome.errorText = String(cString: sa_curl_multi_strerror(mc))
                 break
             }
             if running == 0 { break }
-            _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            _ = sa_curl_multi_poll(multi, nil, 0, 1000, nil)
         }
         if !outcome.cancelled && outcome.errorText.isEmpty {
             var left: Int32 = 0
-            while let msg = curl_multi_info_read(multi, &left) {
+            while let msg = sa_curl_multi_info_read(multi, &left) {
                 if msg.pointee.msg == CURLMSG_DONE { outcome.code = msg.pointee.data.result }
             }
             if outcome.code != CURLE_OK {
                 let detail = String(cString: errorBuffer)
-                outcome.errorText = detail.isEmpty ? String(cString: curl_easy_strerror(outcome.code)) : detail
+                outcome.errorText = detail.isEmpty ? String(cString: sa_curl_easy_strerror(outcome.code)) : detail
             }
         }
         outcome.httpStatus = sa_curl_response_code(easy)
         outcome.headers = headers
 
         control.withLock { $0.finished = true }
-        _ = curl_multi_remove_handle(multi, easy)
-        curl_easy_cleanup(easy)
-        _ = curl_multi_cleanup(multi)
-        curl_slist_free_all(headerList)
+        _ = sa_curl_multi_remove_handle(multi, easy)
+        sa_curl_easy_cleanup(easy)
+        _ = sa_curl_multi_cleanup(multi)
+        sa_curl_slist_free_all(headerList)
         headerList = nil
         return outcome
     }

@@ -120,7 +120,7 @@ public final class PoolHTTPServer: Sendable {
             return slot
         }) else { return }
         core.stopping.set(true)
-        MHD_stop_daemon(handle.pointer)
+        sa_mhd_stop_daemon(handle.pointer)
         core.logger.info("pool HTTP server stopped", ["pod": .string(core.podName)])
     }
 }

@@ -145,7 +145,7 @@ final class ServerCore: Sendable {
     /// First call, headers only: refuse early what must not have its body read.
     private func headersArrived(_ context: RequestContext, _ connection: OpaquePointer) -> MHD_Result {
         if context.route.needsAuth {
-            let header = MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Authorization").map { String(cString: $0) }
+            let header = sa_mhd_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Authorization").map { String(cString: $0) }
             if !auth.allows(header) {
                 context.answered = true
                 logger.warning(
@@ -157,7 +157,7 @@ final class ServerCore: Sendable {
                     headers: [("WWW-Authenticate", "Bearer")])
             }
         }
-        if let declared = MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Content-Length") {
+        if let declared = sa_mhd_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, "Content-Length") {
             let text = String(cString: declared)
             // A malformed length is libmicrohttpd's to refuse; an all-digit one past the limit is ours.
             let digits = !text.isEmpty && text.utf8.allSatisfy { (0x30...0x39).contains($0) }
@@ -289,7 +289,7 @@ final class ServerCore: Sendable {
     private func respondStream(_ connection: OpaquePointer, _ stream: RunStream) -> MHD_Result {
         let cls = Unmanaged.passRetained(stream).toOpaque()
         guard
-            let response = MHD_create_response_from_callback(
+            let response = sa_mhd_create_response_from_callback(
                 UInt64.max, 16 * 1024,
                 { cls, _, buffer, max in
                     guard let cls, let buffer else { return -2 }
@@ -300,11 +300,11 @@ final class ServerCore: Sendable {
             stream.abort()
             return MHD_Result.NO
         }
-        defer { MHD_destroy_response(response) }
-        MHD_add_response_header(response, "Content-Type", "application/x-ndjson")
-        MHD_add_response_header(response, "Cache-Control", "no-store")
-        MHD_add_response_header(response, "X-Content-Type-Options", "nosniff")
-        return MHD_queue_response(connection, 200, response)
+        defer { sa_mhd_destroy_response(response) }
+        sa_mhd_add_response_header(response, "Content-Type", "application/x-ndjson")
+        sa_mhd_add_response_header(response, "Cache-Control", "no-store")
+        sa_mhd_add_response_header(response, "X-Content-Type-Options", "nosniff")
+        return sa_mhd_queue_response(connection, 200, response)
     }
 
     // MARK: - Other routes
@@ -383,13 +383,13 @@ final class ServerCore: Sendable {
         _ connection: OpaquePointer, _ status: UInt32, body: [UInt8], contentType: String, headers: [(String, String)] = []
     ) -> MHD_Result {
         let response = body.withUnsafeBytes { raw in
-            MHD_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
+            sa_mhd_create_response_from_buffer(raw.count, UnsafeMutableRawPointer(mutating: raw.baseAddress), MHD_ResponseMemoryMode.RESPMEM_MUST_COPY)
         }
         guard let response else { return MHD_Result.NO }
-        defer { MHD_destroy_response(response) }
-        MHD_add_response_header(response, "Content-Type", contentType)
-        MHD_add_response_header(response, "Cache-Control", "no-store")
-        for (name, value) in headers { MHD_add_response_header(response, name, value) }
-        return MHD_queue_response(connection, status, response)
+        defer { sa_mhd_destroy_response(response) }
+        sa_mhd_add_response_header(response, "Content-Type", contentType)
+        sa_mhd_add_response_header(response, "Cache-Control", "no-store")
+        for (name, value) in headers { sa_mhd_add_response_header(response, name, value) }
+        return sa_mhd_queue_response(connection, status, response)
     }
 }

@@ -265,14 +265,14 @@ public final class RunService: RunDispatcher {
         forwarded.lease = lease
         logger.debug("forwarding run", ["run_id": .string(request.runID), "to": .string(lease.pod)])
         var result = await forwarder.forward(forwarded, to: url, events: events)
-        if result.status == .poolUnreachable || result.status == .poolBusy || result.status == .rejected {
-            // The peer never adopted the slot; give it back so it is not held until the lease expires.
-            await registry.release(lease)
-            if result.status == .poolUnreachable {
-                result.status = .poolBusy
-                result.retryAfterMs = 500
-                result.message = "the free slot was on pod \(lease.pod), which did not answer (\(result.message)); retry"
-            }
+        // Always let go of the lease here: if the peer adopted it, it renews and releases it itself (and
+        // this release cannot free its running slot); if it never did, the slot comes back now. Keeping
+        // it would have this pod's heartbeat re-create a lease the peer already released.
+        await registry.release(lease)
+        if result.status == .poolUnreachable {
+            result.status = .poolBusy
+            result.retryAfterMs = 500
+            result.message = "the free slot was on pod \(lease.pod), which did not answer (\(result.message)); retry"
         }
         result.details["forwarded_by"] = .string(pod)
         return result

@@ -227,3 +227,20 @@ def test_runs_from_two_state_dirs_land_in_one_redis_ledger_read_from_a_third(red
         ids = subprocess.run([cli, "-p", str(redis.port), "--raw", "XRANGE", "super-agent:ledger", "-", "+"],
                              capture_output=True, text=True, timeout=10).stdout.splitlines()
         assert {r["run_id"] for r in runs.values()} <= set(ids)
+
+
+def test_a_forwarded_run_gives_its_peer_slot_back_when_it_ends(cluster):
+    a, b = cluster("pod-a"), cluster("pod-b")
+    until(lambda: a.status().get("registry", {}).get("live_pods") == 2, 10, "two live pods")
+    # Fill pod-a so the next run is forwarded to pod-b, and let that one end quickly.
+    holders = [threading.Thread(target=a.run, args=("SLEEP 3", rid())) for _ in range(3)]
+    for t in holders:
+        t.start()
+    until(lambda: a.status()["busy"] == 3, 5, "pod-a full")
+    s, events = a.run("hello", rid())
+    assert s == 200 and events[-1]["result"]["pod"] == "pod-b"
+    for t in holders:
+        t.join()
+    time.sleep(float(LEASE_TTL) * 1.5)  # several heartbeats: none may bring the finished lease back
+    out = run_many(a, 6, "SLEEP 1")
+    assert sorted(s for s, _ in out).count(200) == 6, [e[-1] for _, e in out]

@@ -757,6 +757,10 @@ def containerfile_uid() -> int:
     return int(uid)
 
 
+# systemLibrary targets whose library is dlopen'ed on first use (see their shim.h): target -> pkg-config module.
+DLOPENED = {"CCurl": "libcurl", "CMicroHTTPD": "libmicrohttpd"}
+
+
 @cache
 def package_swift_modules() -> dict[str, list[str]]:
     """pkg-config module -> apt providers, from Package.swift's systemLibrary targets."""
@@ -765,6 +769,10 @@ def package_swift_modules() -> dict[str, list[str]]:
     for m in re.finditer(r"\.systemLibrary\((.*?)\)\s*,?\s*\n", text, re.S):
         body = m.group(1)
         pc = re.search(r'pkgConfig:\s*"([^"]+)"', body)
+        name = re.search(r'name:\s*"([^"]+)"', body)
+        if not pc and name and name.group(1) in DLOPENED:
+            # Opened with dlopen at first use rather than linked: the package is still needed at run time.
+            pc = re.match(r"(.*)", DLOPENED[name.group(1)])
         if pc:
             apt = re.search(r"\.apt\(\[([^\]]*)\]\)", body)
             modules[pc.group(1)] = re.findall(r'"([^"]+)"', apt.group(1)) if apt else []
