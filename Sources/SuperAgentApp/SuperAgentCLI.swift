@@ -34,8 +34,9 @@ public enum SuperAgentCLI {
             default: exitPrinting("super-agent: unknown command \"\(command)\"\n\n\(usage)", to: 2, code: 64)
             }
         } catch {
-            let code: Int32 = if case .usage = error { 64 } else { 78 }
-            exitPrinting("super-agent \(command): \(error)", to: 2, code: code)
+            // Usage messages already name the command.
+            if case .usage(let message) = error { exitPrinting(message, to: 2, code: 64) }
+            exitPrinting("super-agent \(command): \(error)", to: 2, code: 78)
         }
     }
 }
