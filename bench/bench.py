@@ -4,7 +4,7 @@
 Both servers are driven by the same raw-pipe client (subprocess pipes, pre-encoded request bytes,
 `readline` on the response), so the client's cost per call is identical for both.
 
-  SUPER_AGENT_BIN=.build/release/super-agent .venv/bin/python bench/bench.py [--json out.json]
+  SUPER_AGENT_BIN=.build/release/super-agent .venv/bin/python bench/bench.py [--json out.json] [--cpus 0]
 
 Measured, side by side in one run (start-ups interleaved swift/python so drift hits both):
   1. start-up: process spawn -> `initialize` response line read (median of N fresh processes);
@@ -15,7 +15,8 @@ Measured, side by side in one run (start-ups interleaved swift/python so drift h
      fixed duration (bounded by a maximum count), split into alternating rounds with every server
      alive at once so background load hits all alike. report_capacity is called once first, so
      both servers answer do_it_yourself; a warm-up precedes the timed loop; answers are spot-checked.
-  Context rows (not targets): the same client against `cat` (pipe + client floor), super-agent with
+  Context rows (not targets): the same client against `cat` (pipe + client floor; its rate over
+  Python's is about the highest call-rate ratio any server could show here), super-agent with
   its in-memory capacity store, and processes that exit at once (exec + runtime + import floors).
 
 Targets (a report: the exit status is 0 even when a target is missed):
@@ -486,6 +487,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=200, help="untimed calls before the loop")
     ap.add_argument("--timeout", type=float, default=60.0, help="bound on any one start or call phase, seconds")
     ap.add_argument("--json", metavar="OUT", help="also write every figure as JSON to OUT")
+    ap.add_argument("--cpus", metavar="LIST",
+                    help="pin this client and every server it starts to these CPUs (e.g. 0 or 0,1); a diagnostic: "
+                         "on a VM whose idle vCPUs halt, one CPU takes the cross-CPU wake-up cost out of every round trip")
     args = ap.parse_args()
     if args.starts < 15:
         ap.error("--starts must be at least 15")
@@ -495,6 +499,12 @@ def main() -> int:
         print(f"bench: super-agent binary not found or not executable: {swift_bin}\n"
               "       build it with `swift build -c release` or run `make bench`", file=sys.stderr)
         return 2
+
+    if args.cpus:
+        try:
+            os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})  # inherited by every child
+        except (ValueError, OSError) as e:
+            ap.error(f"--cpus {args.cpus}: {e}")
 
     atexit.register(_kill_all)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -518,6 +528,8 @@ def main() -> int:
         info["swift_bin"] = swift_bin
         print(f"bench: {info['date']}  {info['nproc']} CPU(s)  {info['cpu']}  kernel {info['kernel']}", flush=True)
         print(f"bench: load average {info['loadavg_at_start']} (other work on the machine skews every figure)", flush=True)
+        if args.cpus:
+            print(f"bench: client and servers pinned to CPU(s) {args.cpus}", flush=True)
         print(f"bench: {info['super_agent']} vs Python {info['python']} + mcp {info['mcp_sdk']} (MCPServer)", flush=True)
 
         # 1. Start-up (one warm-up each for the page cache and bytecode, then interleaved).
@@ -559,6 +571,7 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     info["loadavg_at_end"] = loadavg()
+    info["cpu_affinity"] = sorted(os.sched_getaffinity(0))
     s_start, p_start = median_ms(starts["swift"]), median_ms(starts["python"])
     s_rate, p_rate = calls["swift"]["calls_per_s"], calls["python"]["calls_per_s"]
     s_rss, p_rss = calls["swift"]["vmhwm_kib"], calls["python"]["vmhwm_kib"]
@@ -605,7 +618,7 @@ def main() -> int:
         print(f"  {name:<{w0}}  {a:>{w1}}  {b:>22}")
     print("  context (not targets):")
     print(f"    same client against `cat` (pipe + client floor)  {echo['round_trips_per_s']:>10,.0f} round trips/s"
-          f"  ({echo['us_per_round_trip']:.1f} us)")
+          f"  ({echo['us_per_round_trip']:.1f} us; {echo['round_trips_per_s'] / p_rate:.1f}x python, about the most any server can show)")
     print(f"    super-agent --capacity-store memory          {calls_mem['calls_per_s']:>10,.0f} calls/s"
           f"  ({calls_mem['calls_per_s'] / p_rate:.1f}x python; p50 {calls_mem['latency_us']['p50']:.1f} us)")
     print("  process that exits at once (median of 15):")
@@ -636,7 +649,7 @@ def main() -> int:
             "exit_at_once_ms": {k: {"median": median_ms(v), "min": min(v) * 1000} for k, v in floors.items()},
             "calls": calls,
             "context": {"echo_floor_cat": echo, "swift_memory_store_calls": calls_mem},
-            "settings": {"starts": args.starts, "duration_s": args.duration, "rounds": args.rounds, "warmup": args.warmup,
+            "settings": {"cpus": args.cpus, "starts": args.starts, "duration_s": args.duration, "rounds": args.rounds, "warmup": args.warmup,
                          "swift_max_calls": args.swift_max_calls, "python_max_calls": args.python_max_calls},
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
