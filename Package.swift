@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "CostsTests", dependencies: ["Costs", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",
-            dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation"],
+            dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation", "Costs"],
             swiftSettings: strict),
     ]
 )

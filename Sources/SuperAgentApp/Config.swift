@@ -238,7 +238,7 @@ public struct Config: Sendable {
             }
             if let store = capacity["store"] {
                 guard let k = store.stringValue.flatMap(CapacityStoreKind.init(rawValue:)) else {
-                    throw .invalidValue(key: "capacity.store", source: source, expected: "\"memory\" or \"sqlite\"")
+                    throw .invalidValue(key: "capacity.store", source: source, expected: "\"memory\", \"sqlite\" or \"redis\" (redis needs SUPER_AGENT_REDIS_URL)")
                 }
                 capacityStore = k
                 capacityStoreExplicit = true

@@ -26,7 +26,7 @@ public enum MCPCommand {
             ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
             ("max-line-bytes", "N", "longest accepted message line (default 8388608)"),
             ("capacity-ttl", "SECONDS", "how long a capacity report stays fresh (default 600)"),
-            ("capacity-store", "KIND", "sqlite (shared by every process on the host, default) or memory"),
+            ("capacity-store", "KIND", "sqlite (shared by the host, default), redis (default with SUPER_AGENT_REDIS_URL) or memory"),
             ("max-hops", "N", "delegation hops before the answer is spawn_worker (default 3)"),
             ("pool-url", "URL", "a remote pool (SUPER_AGENT_POOL_URL); unset runs tasks in the embedded pool"),
             ("fallback", "MODE", "none (default) or inline: run in the embedded pool when the remote one is unreachable"),

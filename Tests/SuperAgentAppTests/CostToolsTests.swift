@@ -4,7 +4,7 @@ import MCP
 import SuperAgentApp
 import Testing
 
-@Suite struct CostToolsScratch {
+@Suite("cost_report tool") struct CostToolsTests {
     let dec1: Double = 1_796_083_200
     func tools(_ ledger: any Ledger) -> CostTools {
         let now = dec1 + 86_400
