@@ -1,3 +1,4 @@
+import Synchronization
 import JSON
 import PoolHTTP
 import Runs
@@ -351,17 +352,27 @@ struct PoolHTTPServerTests {
         let fake = FakeDispatcher(.holdUntilCancelled)
         let server = try startServer(fake, progressInterval: .seconds(5))
         let port = server.port
+        let streaming = StreamingFlag()
         async let ended: Bool = onThread {
             guard let c = RawConnection(port: port) else { return false }
             c.sendRequest("POST", "/v1/runs", headers: ["Authorization: Bearer \(testToken)"], body: runBody())
             guard c.readHead()?.status == 200, c.readStreamLine() != nil else { return false }
+            streaming.set()
             while c.readStreamLine() != nil {}
             return true
         }
-        #expect(await eventually { fake.active.contains("run-1") })
+        // Stop only once the client is reading the stream, so the test sees the stream end, not a refusal.
+        #expect(await eventually { fake.active.contains("run-1") && streaming.isSet })
         server.stop()
         #expect(await ended, "the stream ended when the server stopped")
         #expect(await eventually(within: .seconds(1)) { fake.taskCancelled.contains("run-1") })
         #expect(server.port == 0)
     }
+}
+
+/// Set by the client thread once it reads the stream's first line.
+final class StreamingFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
 }
