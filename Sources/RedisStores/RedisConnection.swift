@@ -1,3 +1,4 @@
+import Runs
 import CHiredis
 
 #if canImport(Glibc)
@@ -233,12 +234,5 @@ extension timeval {
         self.init()
         tv_sec = .init(max(0, seconds))
         tv_usec = .init(max(0, attoseconds / 1_000_000_000_000))
-    }
-}
-
-extension Duration {
-    var milliseconds: Int {
-        let (s, atto) = components
-        return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
     }
 }

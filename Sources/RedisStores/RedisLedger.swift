@@ -1,3 +1,4 @@
+import Runs
 import Costs
 import Dispatch
 import JSON

@@ -108,7 +108,7 @@ public final class RunService: RunDispatcher {
         let runs = active.values.map { a in
             PoolStatus.ActiveRun(
                 runID: a.request.runID, slot: a.lease.slot, task: a.request.task, adapter: a.request.adapter,
-                callerAgent: a.request.callerAgent, elapsedMs: Self.milliseconds(now - a.started), pod: a.lease.pod)
+                callerAgent: a.request.callerAgent, elapsedMs: (now - a.started).milliseconds, pod: a.lease.pod)
         }.sorted { $0.slot < $1.slot }
         let health = await (registry as? any ClusterRunRegistry)?.health()
         return PoolStatus(
@@ -320,10 +320,5 @@ public final class RunService: RunDispatcher {
         if outcome.stdout.droppedBytes > 0 { r.details["stdout_dropped_bytes"] = JSON(outcome.stdout.droppedBytes) }
         if r.status == .failed, !stderrTail.isEmpty { r.details["stderr_tail"] = .string(stderrTail) }
         return r
-    }
-
-    static func milliseconds(_ d: Duration) -> Int {
-        let (s, atto) = d.components
-        return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
     }
 }

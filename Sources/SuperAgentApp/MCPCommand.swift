@@ -59,7 +59,7 @@ public enum MCPCommand {
         let handles = runTools.handles
         let info = ServerInfo(
             name: "super-agent", title: "super-agent", version: SuperAgentVersion.current, instructions: instructions)
-        let costTools = CostTools(ledger: try PoolWiring.ledger(config: config), settings: config.costs)
+        let costTools = CostTools(ledger: pool.ledger, settings: config.costs)
         let server = MCPServer(
             info: info, tools: ToolRegistry(tools.all + runTools.all + costTools.all), sink: sink, logger: logger)
         // Background runs (wait: false) are not calls; stop them with the server.

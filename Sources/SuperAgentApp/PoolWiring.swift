@@ -23,6 +23,8 @@ enum PoolWiring {
         let inlineFallback: (any RunDispatcher)?
         let remote: Bool
         let adapters: [String]
+        /// The ledger every run is recorded in (also what `cost_report` reads).
+        let ledger: any Ledger
     }
 
     /// The embedded pool: a local registry, the sandboxed launcher, and the configured workspace roots.
@@ -75,7 +77,8 @@ enum PoolWiring {
         }
         // The per-call `fallback: "inline"` path: the remote pool, then the embedded one, accounted once.
         let inline = embedded.map { local in account(FallbackDispatcher(primary: pool, fallback: local)) }
-        return Dispatch(dispatcher: account(pool), inlineFallback: inline, remote: config.pool.url != nil, adapters: names)
+        return Dispatch(dispatcher: account(pool), inlineFallback: inline, remote: config.pool.url != nil, adapters: names,
+            ledger: runLedger)
     }
 
     /// The run ledger: a SQLite file in the state dir, shared by every process on the host; a Redis

@@ -290,7 +290,7 @@ public struct RunTools: Sendable {
         if let r = e.result { return r.json }
         var o: JSONObject = [
             "status": "RUNNING", "run_id": .string(e.request.runID), "task": .string(e.request.task),
-            "adapter": .string(e.request.adapter), "elapsed_ms": JSON(RunToolsClock.ms(since: e.started)),
+            "adapter": .string(e.request.adapter), "elapsed_ms": JSON(e.started.duration(to: .now).milliseconds),
         ]
         if case .accepted(_, let pod) = e.lastEvent { o["pod"] = .string(pod) }
         return .object(o)
@@ -305,7 +305,7 @@ public struct RunTools: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { break }
-                let ms = RunToolsClock.ms(since: started)
+                let ms = started.duration(to: .now).milliseconds
                 context.reportProgress(Double(ms) / 1000, message: "running for \(ms / 1000) s")
             }
         }
@@ -313,18 +313,11 @@ public struct RunTools: Sendable {
         return await body { event in
             switch event {
             case .accepted(let id, let pod):
-                context.reportProgress(Double(RunToolsClock.ms(since: started)) / 1000, message: "run \(id) accepted on pod \(pod)")
+                context.reportProgress(Double(started.duration(to: .now).milliseconds) / 1000, message: "run \(id) accepted on pod \(pod)")
             case .progress(_, let ms):
                 context.reportProgress(Double(ms) / 1000, message: "running for \(ms / 1000) s")
             case .result: break
             }
         }
-    }
-}
-
-enum RunToolsClock {
-    static func ms(since start: ContinuousClock.Instant) -> Int {
-        let (s, atto) = start.duration(to: .now).components
-        return Int(s) * 1000 + Int(atto / 1_000_000_000_000_000)
     }
 }
