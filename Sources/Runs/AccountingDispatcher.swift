@@ -81,9 +81,8 @@ public final class AccountingDispatcher: RunDispatcher {
                 inputIncludesCacheReads: inclusiveInputAdapters.contains(result.adapter))
         }
         // Runs that never started cost nothing; the others cost the adapter's own figure or tokens × price.
-        let started = result.confinement != nil
-        let cost = started ? prices.cost(usage: usage, model: result.model, reported: result.costUSD) : (usd: 0.0, source: CostSource.notRun)
-        if started { result.costUSD = cost.usd }
+        let cost = result.started ? prices.cost(usage: usage, model: result.model, reported: result.costUSD) : (usd: 0.0, source: CostSource.notRun)
+        if result.started { result.costUSD = cost.usd }
         result.details["cost_source"] = .string(cost.source.rawValue)
         await record(result, agent: agent, usage: usage, cost: cost)
         return result

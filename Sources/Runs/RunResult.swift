@@ -107,6 +107,10 @@ public struct RunResult: Sendable, Equatable {
             pod: pod, retryAfterMs: retryAfterMs, message: message)
     }
 
+    /// Whether a launcher started the run's process. Only such runs carry a `confinement`; runs
+    /// refused or failed before that (busy, rejected, program missing) cost nothing and take no time.
+    public var started: Bool { confinement != nil }
+
     /// Every field is present (null when unknown), so clients can rely on the shape.
     public var json: JSON {
         var o: JSONObject = [

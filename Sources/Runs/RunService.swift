@@ -75,10 +75,10 @@ public final class RunService: RunDispatcher {
 
     public func submit(_ request: RunRequest, events: @escaping @Sendable (RunEvent) -> Void) async -> RunResult {
         let result = await execute(request, events: events)
-        // Only runs the launcher started carry a confinement; the others are counted but not timed.
+        // Runs that never started are counted but not timed.
         // A forwarded run is counted by the pod that ran it, not also by the one that forwarded it.
         if result.details["forwarded_by"] == nil {
-            metrics.record(result.status, durationMs: result.confinement == nil ? nil : result.durationMs)
+            metrics.record(result.status, durationMs: result.started ? result.durationMs : nil)
         }
         logger.info(
             "run finished",
