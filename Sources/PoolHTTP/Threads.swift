@@ -1,3 +1,5 @@
+import Runs
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,15 +11,6 @@ func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating at zero for negative durations.
-    var nanoseconds: UInt64 {
-        let (s, atto) = components
-        guard s >= 0 else { return 0 }
-        return UInt64(s) * 1_000_000_000 + UInt64(max(0, atto) / 1_000_000_000)
-    }
 }
 
 /// A pthread mutex with a condition variable on the monotonic clock.

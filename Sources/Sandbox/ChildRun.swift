@@ -127,8 +127,8 @@ struct ChildRun: Sendable {
     /// SIGTERM to the group, then SIGKILL after the grace period. Returns why the runner ended
     /// the run (nil when the child ended by itself).
     private func supervise(pid: pid_t, pidFD: Int32, wakeFD: Int32, io: inout IOState, startNs: UInt64) -> ProcessExit? {
-        let deadline = startNs &+ Self.nanoseconds(spec.timeout)
-        let grace = Self.nanoseconds(spec.killGrace)
+        let deadline = startNs &+ spec.timeout.nanoseconds
+        let grace = spec.killGrace.nanoseconds
         var reason: ProcessExit? = nil
         var killAt: UInt64? = nil
         var hardKilled = false
@@ -205,15 +205,6 @@ struct ChildRun: Sendable {
         case Int(SA_STAGE_CLOSE_FDS): return "cannot close inherited descriptors: \(reason)"
         default: return "\(executable): \(reason)"
         }
-    }
-
-    /// A duration in nanoseconds, clamped to [0, UInt64.max / 2].
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
-        let limit = UInt64.max / 2
-        if UInt64(seconds) >= limit / 1_000_000_000 { return limit }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 
     /// A NULL-terminated array of C strings, valid during `body`.
