@@ -64,8 +64,9 @@ extension JSON {
         try withSerializedBytes { Array($0) }
     }
 
-    /// Serializes in one jansson pass into a scratch buffer and hands the bytes to `body` (valid only
-    /// during the call), optionally followed by one newline: a message line ready for `write(2)`.
+    /// Serializes into a scratch buffer and hands the bytes to `body` (valid only during the call),
+    /// optionally followed by one newline: a message line ready for `write(2)`. One jansson pass for
+    /// messages up to 16 KiB (nearly all); a larger one is measured by that pass and written by a second.
     public func withSerializedBytes<R>(newlineTerminated: Bool = false, _ body: (UnsafeRawBufferPointer) -> R)
         throws(JSONEncodeError) -> R
     {
@@ -73,17 +74,23 @@ extension JSON {
             throw JSONEncodeError(reason: "value cannot be encoded as JSON (an object key containing NUL, a non-finite number, or out of memory)")
         }
         defer { json_decref(root) }
-        var buffer = DumpBuffer()
-        defer { buffer.release() }
-        let rc = withUnsafeMutablePointer(to: &buffer) { ctx in
-            json_dump_callback(root, DumpBuffer.append, UnsafeMutableRawPointer(ctx), Int(Self.dumpFlags))
+        let flags = Int(Self.dumpFlags)
+        let extra = newlineTerminated ? 1 : 0
+        let result: R? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 16 * 1024) { scratch in
+            let size = json_dumpb(root, scratch.baseAddress, scratch.count, flags)
+            if size == 0 { return nil }
+            if size + extra <= scratch.count {
+                if newlineTerminated { scratch[size] = 0x0A }
+                return body(UnsafeRawBufferPointer(start: scratch.baseAddress, count: size + extra))
+            }
+            guard let big = malloc(size + extra)?.assumingMemoryBound(to: CChar.self) else { return nil }
+            defer { free(big) }
+            guard json_dumpb(root, big, size, flags) == size else { return nil }
+            if newlineTerminated { big[size] = 0x0A }
+            return body(UnsafeRawBufferPointer(start: big, count: size + extra))
         }
-        guard rc == 0, buffer.ok else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (non-finite number?)") }
-        if newlineTerminated {
-            _ = withUnsafeBytes(of: UInt8(0x0A)) { DumpBuffer.append(buffer: $0.baseAddress!.assumingMemoryBound(to: CChar.self), size: 1, into: &buffer) }
-            guard buffer.ok else { throw JSONEncodeError(reason: "out of memory") }
-        }
-        return body(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+        guard let result else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (non-finite number or out of memory)") }
+        return result
     }
 
     /// Compact, keys in insertion order, reals with 17 significant digits (they round-trip).
@@ -191,41 +198,5 @@ extension JSON {
             }
             return obj
         }
-    }
-}
-
-/// Where `json_dump_callback` writes: a malloc'd buffer that doubles as needed, so a message is
-/// serialized in one pass (rather than once to learn its size and again to write it).
-private struct DumpBuffer {
-    var base: UnsafeMutablePointer<UInt8>?
-    var count = 0
-    var capacity = 0
-    var ok = true
-
-    mutating func release() {
-        free(base)
-        base = nil
-    }
-
-    /// The `json_dump_callback_t`: appends `size` bytes; -1 (which stops jansson) when out of memory.
-    static let append: @convention(c) (UnsafePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 = { bytes, size, ctx in
-        append(buffer: bytes, size: size, into: &ctx!.assumingMemoryBound(to: DumpBuffer.self).pointee)
-    }
-
-    static func append(buffer bytes: UnsafePointer<CChar>?, size: Int, into b: inout DumpBuffer) -> Int32 {
-        guard size > 0, let bytes else { return 0 }
-        if b.count + size > b.capacity {
-            var newCapacity = max(b.capacity * 2, 1024)
-            while newCapacity < b.count + size { newCapacity *= 2 }
-            guard let grown = realloc(b.base, newCapacity) else {
-                b.ok = false
-                return -1
-            }
-            b.base = grown.assumingMemoryBound(to: UInt8.self)
-            b.capacity = newCapacity
-        }
-        memcpy(b.base! + b.count, bytes, size)
-        b.count += size
-        return 0
     }
 }

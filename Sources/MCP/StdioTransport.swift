@@ -13,8 +13,8 @@ import Darwin
 /// cancelling in-flight work (within about half a second).
 /// - SeeAlso: MCP 2025-11-25, basic/transports (stdio).
 public enum StdioTransport {
-    /// Blocks reading stdin on the calling thread; never returns.
-    public static func run(_ server: MCPServer, maxLineBytes: Int, logger: Logger) -> Never {
+    /// Blocks reading stdin on the calling thread; never returns. `spin`: see `readLines`.
+    public static func run(_ server: MCPServer, maxLineBytes: Int, spin: Duration = .zero, logger: Logger) -> Never {
         // On EOF the client may still be reading: let quick calls finish first. On a signal, stop now.
         let stop: @Sendable (String, Duration) -> Void = { reason, drain in
             logger.info("stopping", ["reason": .string(reason), "inFlight": .int(Int64(server.inFlightCount))])
@@ -27,7 +27,7 @@ public enum StdioTransport {
             exit(0)
         }
         TerminationSignals.watch { name in stop(name, .zero) }
-        readLines(fd: 0, maxLineBytes: maxLineBytes) { event in
+        readLines(fd: 0, maxLineBytes: maxLineBytes, spin: spin) { event in
             switch event {
             case .line(let bytes): server.receive(line: bytes)
             case .oversized(let count): server.receiveOversized(byteCount: count, limit: maxLineBytes)

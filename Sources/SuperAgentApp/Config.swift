@@ -22,6 +22,10 @@ public struct Config: Sendable {
     public var capacityTTLSeconds = 600.0
     public var capacityStore = CapacityStoreKind.sqlite
     public var maxLineBytes = 8 << 20
+    /// Microseconds `super-agent mcp` keeps polling stdin after a message before it sleeps in read(2)
+    /// (`SUPER_AGENT_STDIN_SPIN_US`, `mcp.stdin_spin_us`): a lockstep client's next request then
+    /// skips a vCPU wake-up. At most this much CPU per message; 0 turns it off.
+    public var stdinSpinMicroseconds = 50
     public var logLevel = LogLevel.info
     public var stateDir: String
     /// The calling agent (`ROLE_ID`); checked against the chart when a tool is called.
@@ -99,6 +103,7 @@ public struct Config: Sendable {
         case stateDir = "state-dir"
         case logLevel = "log-level"
         case maxLineBytes = "max-line-bytes"
+        case stdinSpin = "stdin-spin-us"
         case capacityTTL = "capacity-ttl"
         case capacityStore = "capacity-store"
         case maxHops = "max-hops"
@@ -120,6 +125,7 @@ public struct Config: Sendable {
             "SUPER_AGENT_STATE_DIR": .stateDir,
             "SUPER_AGENT_LOG_LEVEL": .logLevel,
             "SUPER_AGENT_MAX_LINE_BYTES": .maxLineBytes,
+            "SUPER_AGENT_STDIN_SPIN_US": .stdinSpin,
             "SUPER_AGENT_CAPACITY_TTL_S": .capacityTTL,
             "SUPER_AGENT_CAPACITY_STORE": .capacityStore,
             "SUPER_AGENT_MAX_HOPS": .maxHops,
@@ -151,6 +157,9 @@ public struct Config: Sendable {
         case .maxLineBytes:
             guard let n = Int(value), n >= 1024 else { throw .invalidValue(key: shown, source: source, expected: "an integer of at least 1024") }
             maxLineBytes = n
+        case .stdinSpin:
+            guard let n = Int(value), (0...10_000).contains(n) else { throw .invalidValue(key: shown, source: source, expected: "an integer from 0 to 10000 (microseconds)") }
+            stdinSpinMicroseconds = n
         case .capacityTTL:
             guard let n = Double(value), n > 0, n.isFinite else { throw .invalidValue(key: shown, source: source, expected: "a positive number of seconds") }
             capacityTTLSeconds = n
@@ -251,6 +260,10 @@ public struct Config: Sendable {
             guard let n = limit.intValue, n >= 1024 else { throw .invalidValue(key: "mcp.max_line_bytes", source: source, expected: "an integer of at least 1024") }
             maxLineBytes = Int(n)
         }
+        if let spin = o["mcp"]?["stdin_spin_us"] {
+            guard let n = spin.intValue, (0...10_000).contains(n) else { throw .invalidValue(key: "mcp.stdin_spin_us", source: source, expected: "an integer from 0 to 10000 (microseconds)") }
+            stdinSpinMicroseconds = Int(n)
+        }
         if let level = o["log_level"] {
             guard let l = level.stringValue.flatMap(LogLevel.init(rawValue:)) else {
                 throw .invalidValue(key: "log_level", source: source, expected: "one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -299,7 +312,7 @@ public struct Config: Sendable {
         return [
             "org": ["max_hops": JSON(maxHops), "agents": .array(agentList)],
             "capacity": ["ttl_s": .double(capacityTTLSeconds), "store": .string(capacityStore.rawValue)],
-            "mcp": ["max_line_bytes": JSON(maxLineBytes)],
+            "mcp": ["max_line_bytes": JSON(maxLineBytes), "stdin_spin_us": JSON(stdinSpinMicroseconds)],
             "log_level": .string(logLevel.rawValue),
             "state_dir": .string(stateDir),
             "pool": pool.json,

@@ -21,7 +21,7 @@ enum DefaultConfig {
             ]
           },
           "capacity": {"ttl_s": 600},
-          "mcp": {"max_line_bytes": 8388608},
+          "mcp": {"max_line_bytes": 8388608, "stdin_spin_us": 50},
           "log_level": "info"
         }
         """

@@ -79,6 +79,6 @@ public enum MCPCommand {
                 "version": .string(SuperAgentVersion.current), "role": JSON(config.roleID), "config": .string(config.source),
                 "capacityStore": .string(config.capacityStore.rawValue),
             ])
-        StdioTransport.run(server, maxLineBytes: config.maxLineBytes, logger: logger)
+        StdioTransport.run(server, maxLineBytes: config.maxLineBytes, spin: .microseconds(config.stdinSpinMicroseconds), logger: logger)
     }
 }

@@ -379,8 +379,20 @@ struct OnePassSerializationTests {
         #expect(!plain.contains(0x0A), "compact output has no raw newline of its own")
     }
 
-    @Test func documentsLargerThanTheFirstBufferRoundTrip() throws {
-        // Bigger than the scratch buffer's first size, so it has to grow (several times) mid-dump.
+    @Test(arguments: [16_381, 16_382, 16_383, 16_384, 16_385])
+    func documentsAroundTheScratchBufferSizeSerializeWholeWithAndWithoutTheNewline(size: Int) throws {
+        // A string of `size` bytes serializes to size + 2 (its quotes): either side of the 16 KiB scratch
+        // buffer, with and without the newline that may or may not still fit.
+        let value = JSON.string(String(repeating: "a", count: size - 2))
+        let plain = try value.serialized()
+        #expect(plain.count == size)
+        #expect(plain.first == 0x22 && plain.last == 0x22)
+        #expect(try value.withSerializedBytes(newlineTerminated: true) { Array($0) } == plain + [0x0A])
+        #expect(try JSON.parse(plain) == value)
+    }
+
+    @Test func documentsLargerThanTheScratchBufferRoundTrip() throws {
+        // Several times the 16 KiB scratch buffer: measured by the first pass, written by a second.
         let long = String(repeating: "é\"x\\", count: 5_000)
         let value: JSON = ["long": .string(long), "items": .array((0..<2_000).map { .int(Int64($0)) })]
         let bytes = try value.serialized()

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 
 @testable import MCP
@@ -104,5 +105,47 @@ struct LineFramerTests {
         readLines(fd: fds[0], maxLineBytes: 16) { events.append($0) }
         close(fds[0])
         #expect(events == [line("first"), .oversized(byteCount: 40), line("second"), line("last")])
+    }
+
+    /// Writes `parts` to a new pipe from another thread, `gapMicroseconds` apart, then closes it;
+    /// returns what `readLines` with `spin` read from the other end.
+    private func readSpinning(_ parts: [String], gapMicroseconds: UInt32, spin: Duration) throws -> [LineFramer.Event] {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        let writer = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for part in parts {
+                usleep(gapMicroseconds)
+                _ = Array(part.utf8).withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+            }
+            close(writeEnd)
+            writer.signal()
+        }
+        var events: [LineFramer.Event] = []
+        readLines(fd: readEnd, maxLineBytes: 64, spin: spin) { events.append($0) }
+        writer.wait()
+        close(readEnd)
+        return events
+    }
+
+    @Test func readLinesWithASpinStillSleepsForLinesThatArriveAfterIt() throws {
+        // 5 ms between writes: every spin of 50 µs runs out and the reader falls back to read(2).
+        let events = try readSpinning(["one\n", "two\n", "thr", "ee\n", "last"], gapMicroseconds: 5_000, spin: .microseconds(50))
+        #expect(events == [line("one"), line("two"), line("three"), line("last")])
+    }
+
+    @Test func readLinesWithASpinPicksUpLinesArrivingWithinIt() throws {
+        // 200 µs between writes and a 100 ms spin: each line arrives while the reader polls.
+        let events = try readSpinning((0..<20).map { "line \($0)\n" }, gapMicroseconds: 200, spin: .milliseconds(100))
+        #expect(events == (0..<20).map { line("line \($0)") })
+    }
+
+    @Test func readLinesWithASpinEndsAtEOFWithoutWaitingOutTheSpin() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let events = try readSpinning(["only\n"], gapMicroseconds: 0, spin: .seconds(5))
+        #expect(events == [line("only")])
+        #expect(clock.now - start < .seconds(4), "a hung-up pipe is readable: the spin ends at once")
     }
 }

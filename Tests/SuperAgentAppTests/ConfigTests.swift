@@ -23,6 +23,7 @@ struct ConfigPrecedenceTests {
         #expect(config.capacityTTLSeconds == 600)
         #expect(config.capacityStore == .sqlite)
         #expect(config.maxLineBytes == 8_388_608)
+        #expect(config.stdinSpinMicroseconds == 50)
         #expect(config.roleID == nil)
         #expect(config.source == "built-in default")
         #expect(config.stateDir == "/tmp/super-agent-state")
@@ -305,6 +306,31 @@ struct ConfigErrorTests {
         let error = try #require(loadError(flags: ["max-line-bytes": value]))
         #expect(error == .invalidValue(key: "--max-line-bytes", source: "command line", expected: "an integer of at least 1024"))
         #expect(error.description == "--max-line-bytes in command line must be an integer of at least 1024")
+    }
+
+    @Test func stdinSpinComesFromFileThenEnvironmentThenFlag() throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = try dir.writeFile("spin.json", #"{"mcp": {"stdin_spin_us": 0}}"#)
+        #expect(try Config.load(flags: ["config": path], environment: Environment([:])).stdinSpinMicroseconds == 0)
+        let env = Environment(["SUPER_AGENT_CONFIG": path, "SUPER_AGENT_STDIN_SPIN_US": "200"])
+        #expect(try Config.load(flags: [:], environment: env).stdinSpinMicroseconds == 200)
+        #expect(try Config.load(flags: ["stdin-spin-us": "7"], environment: env).stdinSpinMicroseconds == 7)
+        #expect(try Config.load(flags: ["stdin-spin-us": "7"], environment: env).json["mcp"]?["stdin_spin_us"] == 7)
+    }
+
+    @Test(arguments: ["-1", "10001", "fast", "1.5"])
+    func badStdinSpinIsRejectedFromEveryOrigin(value: String) throws {
+        let expected = "an integer from 0 to 10000 (microseconds)"
+        #expect(loadError(env: ["SUPER_AGENT_STDIN_SPIN_US": value])
+            == .invalidValue(key: "SUPER_AGENT_STDIN_SPIN_US", source: "environment", expected: expected))
+        #expect(loadError(flags: ["stdin-spin-us": value])
+            == .invalidValue(key: "--stdin-spin-us", source: "command line", expected: expected))
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let literal = Double(value) != nil ? value : "\"\(value)\""  // numbers as numbers, words as strings
+        let path = try dir.writeFile("spin.json", #"{"mcp": {"stdin_spin_us": \#(literal)}}"#)
+        #expect(loadError(flags: ["config": path]) == .invalidValue(key: "mcp.stdin_spin_us", source: path, expected: expected))
     }
 
     @Test func badMaxLineBytesFromEnvironmentAndFileIsRejected() throws {
