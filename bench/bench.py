@@ -15,9 +15,11 @@ Measured, side by side in one run (start-ups interleaved swift/python so drift h
      fixed duration (bounded by a maximum count), split into alternating rounds with every server
      alive at once so background load hits all alike. report_capacity is called once first, so
      both servers answer do_it_yourself; a warm-up precedes the timed loop; answers are spot-checked.
-  Context rows (not targets): the same client against `cat` (pipe + client floor; its rate over
-  Python's is about the highest call-rate ratio any server could show here), super-agent with
-  its in-memory capacity store, and processes that exit at once (exec + runtime + import floors).
+  Context rows (not targets): the same client against `cat` (pipes + client + a reader that sleeps
+  in read(2) between lines), super-agent with its in-memory capacity store, super-agent with
+  SUPER_AGENT_STDIN_SPIN_US=0 (no polling of stdin after an answer: every request then wakes a
+  sleeping reader, which on a VM costs tens of microseconds), and processes that exit at once
+  (exec + runtime + import floors).
 
 Targets (a report: the exit status is 0 even when a target is missed):
   start-up >= 50x faster than Python, lockstep rate >= 20x Python, peak RSS <= 1/4 of Python.
@@ -556,11 +558,14 @@ def main() -> int:
         # "swift-memory" is context only (not a target): super-agent with the in-memory capacity store
         # that the Python reference uses (super-agent's default store is SQLite, shared by processes).
         swift_mem = Server("swift-memory", [swift_bin, "mcp"], dict(swift_env, SUPER_AGENT_CAPACITY_STORE="memory"), work)
+        # "swift-nospin" is context only: the default build with the stdin poll after each answer off.
+        swift_nospin = Server("swift-nospin", [swift_bin, "mcp"], dict(swift_env, SUPER_AGENT_STDIN_SPIN_US="0"), work)
         calls = measure_calls(
             {"swift": (swift, args.swift_max_calls), "python": (python, args.python_max_calls),
-             "swift-memory": (swift_mem, args.swift_max_calls)},
+             "swift-memory": (swift_mem, args.swift_max_calls), "swift-nospin": (swift_nospin, args.swift_max_calls)},
             args.duration, args.rounds, args.warmup, args.timeout)
         calls_mem = calls.pop("swift-memory")
+        calls_nospin = calls.pop("swift-nospin")
         # Context: the same client against `cat`, i.e. what the pipes and this client cost per round trip.
         echo = measure_echo_floor(min(args.duration, 1.0), args.timeout)
     except BenchError as e:
@@ -617,10 +622,12 @@ def main() -> int:
     for name, a, b in rows:
         print(f"  {name:<{w0}}  {a:>{w1}}  {b:>22}")
     print("  context (not targets):")
-    print(f"    same client against `cat` (pipe + client floor)  {echo['round_trips_per_s']:>10,.0f} round trips/s"
-          f"  ({echo['us_per_round_trip']:.1f} us; {echo['round_trips_per_s'] / p_rate:.1f}x python, about the most any server can show)")
+    print(f"    same client against `cat` (sleeps in read)   {echo['round_trips_per_s']:>10,.0f} round trips/s"
+          f"  ({echo['us_per_round_trip']:.1f} us; {echo['round_trips_per_s'] / p_rate:.1f}x python)")
     print(f"    super-agent --capacity-store memory          {calls_mem['calls_per_s']:>10,.0f} calls/s"
           f"  ({calls_mem['calls_per_s'] / p_rate:.1f}x python; p50 {calls_mem['latency_us']['p50']:.1f} us)")
+    print(f"    super-agent, SUPER_AGENT_STDIN_SPIN_US=0     {calls_nospin['calls_per_s']:>10,.0f} calls/s"
+          f"  ({calls_nospin['calls_per_s'] / p_rate:.1f}x python; p50 {calls_nospin['latency_us']['p50']:.1f} us)")
     print("  process that exits at once (median of 15):")
     for name, xs in floors.items():
         print(f"    {name:<44} {median_ms(xs):8.2f} ms")
@@ -648,7 +655,7 @@ def main() -> int:
             },
             "exit_at_once_ms": {k: {"median": median_ms(v), "min": min(v) * 1000} for k, v in floors.items()},
             "calls": calls,
-            "context": {"echo_floor_cat": echo, "swift_memory_store_calls": calls_mem},
+            "context": {"echo_floor_cat": echo, "swift_memory_store_calls": calls_mem, "swift_no_stdin_spin_calls": calls_nospin},
             "settings": {"cpus": args.cpus, "starts": args.starts, "duration_s": args.duration, "rounds": args.rounds, "warmup": args.warmup,
                          "swift_max_calls": args.swift_max_calls, "python_max_calls": args.python_max_calls},
         }

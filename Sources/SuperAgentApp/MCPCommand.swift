@@ -13,7 +13,8 @@ public enum MCPCommand {
             (initialize, 2024-11-05 to 2025-11-25) or the 2026-07-28 per-request era. Logs go to stderr as JSON lines.
 
             environment: ROLE_ID (the calling agent), SUPER_AGENT_CONFIG, SUPER_AGENT_STATE_DIR, SUPER_AGENT_LOG_LEVEL,
-            SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE, SUPER_AGENT_MAX_HOPS;
+            SUPER_AGENT_MAX_LINE_BYTES, SUPER_AGENT_STDIN_SPIN_US, SUPER_AGENT_CAPACITY_TTL_S, SUPER_AGENT_CAPACITY_STORE,
+            SUPER_AGENT_MAX_HOPS;
             for super_agent_run: SUPER_AGENT_POOL_URL and SUPER_AGENT_POOL_TOKEN (a remote pool; unset = the embedded pool),
             SUPER_AGENT_WORKSPACE_ROOTS (colon-separated; default the current directory), SUPER_AGENT_SLOTS, SUPER_AGENT_FALLBACK;
             SUPER_AGENT_REDIS_URL shares capacity reports across hosts (the default store is then redis).
@@ -25,6 +26,7 @@ public enum MCPCommand {
             ("state-dir", "DIR", "where the shared capacity database lives (default $XDG_STATE_HOME/super-agent)"),
             ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
             ("max-line-bytes", "N", "longest accepted message line (default 8388608)"),
+            ("stdin-spin-us", "N", "microseconds to keep polling stdin after a message before sleeping (default 50; 0 = off)"),
             ("capacity-ttl", "SECONDS", "how long a capacity report stays fresh (default 600)"),
             ("capacity-store", "KIND", "sqlite (shared by the host, default), redis (default with SUPER_AGENT_REDIS_URL) or memory"),
             ("max-hops", "N", "delegation hops before the answer is spawn_worker (default 3)"),

@@ -346,6 +346,28 @@ def test_duplicate_in_flight_id_is_refused(raw, locked_store):
     assert srv.recv(timeout=10)["result"]["isError"] is False
 
 
+@pytest.mark.parametrize("spin_us", ["0", "50", "10000"])
+def test_calls_in_lockstep_and_after_a_pause_are_answered_with_any_stdin_spin(raw, spin_us):
+    # The reader polls stdin for spin_us after each message, then sleeps in read(2): a request that
+    # comes within the spin, and one that comes after it ran out, are both answered.
+    srv = raw(SUPER_AGENT_STDIN_SPIN_US=spin_us)
+    srv.initialize()
+    for _ in range(30):
+        r = srv.call("tools/call", {"name": "should_i_delegate", "arguments": {"task_priority": "normal"}})
+        assert r["result"]["isError"] is False and r["result"]["structuredContent"]["action"]
+    time.sleep(0.05)
+    assert_alive(srv)
+    assert srv.close() == 0
+
+
+@pytest.mark.parametrize("value", ["-3", "10001", "fast"])
+def test_a_bad_stdin_spin_stops_the_server_at_start_naming_the_setting(state_dir, value):
+    out = subprocess.run([binary(), "mcp"], env=server_env(state_dir, SUPER_AGENT_STDIN_SPIN_US=value),
+                         input=b"", capture_output=True, timeout=10)
+    assert out.returncode == 78 and out.stdout == b""
+    assert b"SUPER_AGENT_STDIN_SPIN_US" in out.stderr and b"0 to 10000" in out.stderr
+
+
 def test_concurrent_calls_all_answer_with_their_ids(raw):
     srv = raw()
     srv.initialize()
