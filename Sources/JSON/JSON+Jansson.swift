@@ -70,11 +70,12 @@ extension JSON {
     public func withSerializedBytes<R>(newlineTerminated: Bool = false, _ body: (UnsafeRawBufferPointer) -> R)
         throws(JSONEncodeError) -> R
     {
-        guard let root = makeJansson() else {
+        var reals = RealPrecision()
+        guard let root = makeJansson(&reals) else {
             throw JSONEncodeError(reason: "value cannot be encoded as JSON (an object key containing NUL, a non-finite number, or out of memory)")
         }
         defer { json_decref(root) }
-        let flags = Int(Self.dumpFlags)
+        let flags = Int(Self.dumpFlags | (reals.digits << 11))  // JSON_REAL_PRECISION(digits)
         let extra = newlineTerminated ? 1 : 0
         let result: R? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 16 * 1024) { scratch in
             let size = json_dumpb(root, scratch.baseAddress, scratch.count, flags)
@@ -93,8 +94,8 @@ extension JSON {
         return result
     }
 
-    /// Compact, keys in insertion order, reals with 17 significant digits (they round-trip).
-    private static let dumpFlags = JSON_COMPACT | JSON_ENCODE_ANY | (17 << 11)  // JSON_REAL_PRECISION(17)
+    /// Compact, keys in insertion order; reals get the precision `RealPrecision` picks.
+    private static let dumpFlags = JSON_COMPACT | JSON_ENCODE_ANY
 
     /// Compact serialization as a String; non-finite reals become `null` so this never fails.
     public var text: String {
@@ -152,12 +153,14 @@ extension JSON {
 
     /// Builds a new jansson tree (caller owns the reference), or nil on allocation failure or a
     /// non-finite real.
-    private func makeJansson() -> UnsafeMutablePointer<json_t>? {
+    private func makeJansson(_ reals: inout RealPrecision) -> UnsafeMutablePointer<json_t>? {
         switch self {
         case .null: return json_null()
         case .bool(let b): return b ? json_true() : json_false()
         case .int(let i): return json_integer(json_int_t(i))
-        case .double(let d): return json_real(d)
+        case .double(let d):
+            reals.include(d)
+            return json_real(d)
         case .string(var s):
             if s.isEmpty { return json_string_nocheck("") }
             return s.withUTF8 { buf in
@@ -166,7 +169,7 @@ extension JSON {
         case .array(let items):
             guard let arr = json_array() else { return nil }
             for item in items {
-                guard let child = item.makeJansson(), json_array_append_new(arr, child) == 0 else {
+                guard let child = item.makeJansson(&reals), json_array_append_new(arr, child) == 0 else {
                     json_decref(arr)
                     return nil
                 }
@@ -175,7 +178,7 @@ extension JSON {
         case .object(let object):
             guard let obj = json_object() else { return nil }
             for (key, value) in object.pairs {
-                guard let child = value.makeJansson() else {
+                guard let child = value.makeJansson(&reals) else {
                     json_decref(obj)
                     return nil
                 }
@@ -200,3 +203,68 @@ extension JSON {
         }
     }
 }
+
+/// The significant digits a message's reals are written with: the fewest with which every one of them
+/// reads back as the same double, so 0.1 is written `0.1` rather than `0.10000000000000001`.
+///
+/// jansson takes one precision per dump (`%.<digits>g`), so this is the largest that any real in the
+/// message needs, checked against all of them (17 always round-trips).
+struct RealPrecision {
+    private(set) var digits: Int32 = 1
+    private var reals: [Double] = []
+
+    mutating func include(_ d: Double) {
+        guard d.isFinite else { return }  // refused by jansson anyway
+        reals.append(d)
+        var p = max(digits, Self.estimate(d))
+        while p < 17, !Self.roundTrips(d, p) { p += 1 }
+        if p > digits {
+            digits = p
+            // A larger precision can, rarely (next to a power of two), stop an earlier real reading back.
+            if !reals.allSatisfy({ Self.roundTrips($0, p) }) { digits = 17 }
+        }
+    }
+
+    /// The shortest round-trip digit count Swift prints, and at least the integer digits (so `%g`
+    /// does not switch 600.0 to `6e+02`).
+    private static func estimate(_ d: Double) -> Int32 {
+        var significant: Int32 = 0
+        var pendingZeros: Int32 = 0
+        var integerDigits: Int32 = 0
+        var inInteger = true
+        var seenNonZero = false
+        var exponent: Int32 = 0
+        var exponentSign: Int32 = 1
+        var inExponent = false
+        for c in d.magnitude.description.utf8 {
+            switch c {
+            case UInt8(ascii: "e"), UInt8(ascii: "E"): inExponent = true; inInteger = false
+            case UInt8(ascii: "-") where inExponent: exponentSign = -1
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let digit = Int32(c - UInt8(ascii: "0"))
+                if inExponent { exponent = exponent * 10 + digit; continue }
+                if inInteger, seenNonZero || digit != 0 { integerDigits += 1 }
+                if digit == 0 {
+                    if seenNonZero { pendingZeros += 1 }
+                } else {
+                    seenNonZero = true
+                    significant += pendingZeros + 1
+                    pendingZeros = 0
+                }
+            case UInt8(ascii: "."): inInteger = false
+            default: continue
+            }
+        }
+        if exponentSign > 0 && exponent > 0 { integerDigits = exponent + 1 }
+        if integerDigits > 17 { integerDigits = 0 }  // written with an exponent whatever the precision
+        return min(17, max(1, significant, integerDigits))
+    }
+
+    private static func roundTrips(_ d: Double, _ digits: Int32) -> Bool {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 40) { buf in
+            _ = withVaList([digits, d]) { vsnprintf(buf.baseAddress!, 40, "%.*g", $0) }
+            return strtod(buf.baseAddress!, nil) == d
+        }
+    }
+}
+

@@ -268,6 +268,47 @@ struct NumberTests {
         if case .double(let d) = back { #expect(d.bitPattern == value.bitPattern) }
     }
 
+    @Test(arguments: [
+        (0.1, "0.1"), (0.25, "0.25"), (600.0, "600.0"), (1.0, "1.0"), (-2.5, "-2.5"), (123456.789, "123456.789"),
+        (0.000123, "0.000123"), (1e-05, "1e-5"), (0.30000000000000004, "0.30000000000000004"),
+        (1e16, "10000000000000000.0"), (1e300, "1e300"), (6.02e23, "6.02e23"), (1.5e17, "1.5e17"), (0.0, "0.0"), (0.012300000000000001, "0.0123"),
+    ])
+    func realsAreWrittenWithTheFewestDigitsThatReadBack(value: Double, text: String) throws {
+        #expect(JSON.double(value).text == text)
+        #expect(try roundTrip(.double(value)) == .double(value))
+    }
+
+    @Test func realsNeedingDifferentDigitsInOneMessageAllReadBack() throws {
+        // One precision per message: the largest any real needs, so the short ones stay exact too.
+        let values: [Double] = [0.1, 1.0 / 3.0, 600.0, 2.5e-7, 0.3]
+        let value = JSON.array(values.map { .double($0) })
+        #expect(value.text == "[0.1,0.3333333333333333,600.0,2.5e-7,0.3]", "16 digits: %g drops the trailing zeros")
+        #expect(try roundTrip(value) == value)
+        // 0.30000000000000004 needs all 17 digits, and then 0.1 is written with 17 as well.
+        let mixed = JSON.array([.double(0.1), .double(0.1 + 0.2)])
+        #expect(mixed.text == "[0.10000000000000001,0.30000000000000004]")
+        #expect(try roundTrip(mixed) == mixed)
+        #expect(JSON.array([0.1, 0.25, 600.0].map { .double($0) }).text == "[0.1,0.25,600.0]")
+    }
+
+    @Test func randomRealsAndPowersOfTwoReadBackBitForBitAloneAndTogether() throws {
+        var generator = SystemRandomNumberGenerator()
+        var reals: [Double] = (0..<5_000).compactMap { _ in
+            let d = Double(bitPattern: generator.next())
+            return d.isFinite ? d : nil
+        }
+        reals += (-1074...1023).map { Double(sign: .plus, exponent: $0, significand: 1) }
+        reals += (0..<2_000).map { _ in (Double.random(in: 0..<1_000, using: &generator) * 100).rounded() / 100 }
+        for d in reals {
+            let back = try #require(try roundTrip(.double(d)).numberValue)
+            #expect(back.bitPattern == d.bitPattern, "\(d) came back as \(back)")
+        }
+        for start in stride(from: 0, to: reals.count - 5, by: 5) {
+            let group = JSON.array(reals[start..<(start + 5)].map { .double($0) })
+            #expect(try roundTrip(group) == group, "\(group.text)")
+        }
+    }
+
     @Test func realTextParsesToTheSameDouble() throws {
         #expect(try parsed("0.1") == .double(0.1))
         #expect(try parsed("1e300") == .double(1e300))
