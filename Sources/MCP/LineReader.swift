@@ -89,7 +89,6 @@ public func readLines(fd: Int32, maxLineBytes: Int, spin: Duration = .zero, _ bo
     let chunkSize = 64 * 1024
     let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
     defer { chunk.deallocate() }
-    let spinNanoseconds = max(0, spin.components.seconds * 1_000_000_000 + spin.components.attoseconds / 1_000_000_000)
     while true {
         let n = read(fd, chunk.baseAddress, chunkSize)
         if n < 0 {
@@ -98,22 +97,17 @@ public func readLines(fd: Int32, maxLineBytes: Int, spin: Duration = .zero, _ bo
         }
         if n == 0 { break }
         for event in framer.feed(UnsafeRawBufferPointer(rebasing: chunk[..<n])) { body(event) }
-        if spinNanoseconds > 0 { waitBriefly(fd: fd, nanoseconds: spinNanoseconds) }
+        if spin > .zero { waitBriefly(fd: fd, for: spin) }
     }
     for event in framer.finish() { body(event) }
 }
 
-/// Polls `fd` without sleeping until it is readable (or hung up) or `nanoseconds` have passed.
-private func waitBriefly(fd: Int32, nanoseconds: Int64) {
+/// Polls `fd` without sleeping until it is readable (or hung up) or `spin` has passed.
+private func waitBriefly(fd: Int32, for spin: Duration) {
     var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-    let deadline = monotonicNanoseconds() + nanoseconds
-    while poll(&pfd, 1, 0) == 0, monotonicNanoseconds() < deadline {
+    let clock = ContinuousClock()
+    let deadline = clock.now + spin
+    while poll(&pfd, 1, 0) == 0, clock.now < deadline {
         sched_yield()
     }
-}
-
-private func monotonicNanoseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
