@@ -92,7 +92,13 @@ public func readLines(fd: Int32, maxLineBytes: Int, spin: Duration = .zero, _ bo
     while true {
         let n = read(fd, chunk.baseAddress, chunkSize)
         if n < 0 {
-            if errno == EINTR || errno == EAGAIN { continue }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                // A non-blocking descriptor (a parent may hand one down): sleep until it is readable.
+                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                _ = poll(&pfd, 1, -1)
+                continue
+            }
             break
         }
         if n == 0 { break }

@@ -35,7 +35,13 @@ public final class FileDescriptorSink: MessageSink {
             while offset < raw.count {
                 let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN || errno == EWOULDBLOCK {
+                        // A non-blocking descriptor with a full pipe: sleep until the client reads.
+                        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                        _ = poll(&pfd, 1, -1)
+                        continue
+                    }
                     broken = true  // EPIPE: the client is gone; drop further output
                     return false
                 }

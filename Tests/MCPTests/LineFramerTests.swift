@@ -107,6 +107,28 @@ struct LineFramerTests {
         #expect(events == [line("first"), .oversized(byteCount: 40), line("second"), line("last")])
     }
 
+    @Test func readLinesOnANonBlockingDescriptorSleepsUntilDataInsteadOfSpinning() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        try #require(fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK) == 0)
+        let writer = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            usleep(300_000)  // the reader finds nothing for 0.3 s: read(2) says EAGAIN
+            _ = Array("late\n".utf8).withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+            close(writeEnd)
+            writer.signal()
+        }
+        let cpuBefore = threadCPUNanoseconds()
+        var events: [LineFramer.Event] = []
+        readLines(fd: readEnd, maxLineBytes: 64) { events.append($0) }
+        let cpuUsed = threadCPUNanoseconds() - cpuBefore
+        writer.wait()
+        close(readEnd)
+        #expect(events == [line("late")])
+        #expect(cpuUsed < 100_000_000, "the reader burned \(cpuUsed / 1_000_000) ms of CPU waiting 300 ms for data")
+    }
+
     /// Writes `parts` to a new pipe from another thread, `gapMicroseconds` apart, then closes it;
     /// returns what `readLines` with `spin` read from the other end.
     private func readSpinning(_ parts: [String], gapMicroseconds: UInt32, spin: Duration) throws -> [LineFramer.Event] {

@@ -5,6 +5,12 @@ import Testing
 
 @testable import MCP
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // MARK: - Waiting without fixed sleeps
 
 /// Polls `condition` every couple of milliseconds until it holds or `timeout` passes; returns
@@ -17,6 +23,16 @@ func eventually(within timeout: Duration = .seconds(2), _ condition: () -> Bool)
         try? await Task.sleep(for: .milliseconds(2))
     }
     return true
+}
+
+// MARK: - CPU time
+
+/// CPU time the calling thread has used so far, in nanoseconds: tests that wait on a descriptor use
+/// it to tell sleeping (a few µs) from spinning (all of the wait).
+func threadCPUNanoseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
 // MARK: - A server on a collecting sink

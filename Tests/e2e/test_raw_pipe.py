@@ -5,6 +5,7 @@ the official wire types (see wire.py); after each bad input the server must stil
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -427,6 +428,39 @@ def test_a_client_that_vanishes_does_not_crash_the_server(state_dir):
         assert proc.wait(timeout=2) == 0
         assert b"Fatal" not in proc.stderr.read()
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_non_blocking_stdin_is_served_without_burning_cpu_while_idle(state_dir):
+    # A parent may hand down a non-blocking descriptor: read(2) then says EAGAIN instead of waiting,
+    # and the server must sleep until input comes rather than loop on it.
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    proc = subprocess.Popen([binary(), "mcp"], stdin=r, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=server_env(state_dir))
+    os.close(r)
+    try:
+        def cpu_seconds() -> float:
+            fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}
+        os.write(w, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}).encode() + b"\n")
+        assert json.loads(proc.stdout.readline())["id"] == 1
+        before = cpu_seconds()
+        time.sleep(1.0)  # idle, with nothing to read
+        used = cpu_seconds() - before
+        assert used < 0.3, f"the idle server used {used:.2f} s of CPU in 1 s"
+        os.write(w, json.dumps({"jsonrpc": "2.0", "id": 2, "method": "ping"}).encode() + b"\n")
+        assert json.loads(proc.stdout.readline())["id"] == 2
+        os.close(w)
+        w = -1
+        assert proc.wait(timeout=3) == 0
+    finally:
+        if w >= 0:
+            os.close(w)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
