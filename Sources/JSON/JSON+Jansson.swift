@@ -90,7 +90,7 @@ extension JSON {
             if newlineTerminated { big[size] = 0x0A }
             return body(UnsafeRawBufferPointer(start: big, count: size + extra))
         }
-        guard let result else { throw JSONEncodeError(reason: "value cannot be encoded as JSON (non-finite number or out of memory)") }
+        guard let result else { throw JSONEncodeError(reason: "out of memory serializing the message") }
         return result
     }
 

@@ -50,17 +50,7 @@ public final class Logger: Sendable {
         var line = Array(JSON.object(entry).text.utf8)
         line.append(0x0A)
         lock.withLock { _ in
-            line.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    offset += n
-                }
-            }
+            _ = line.withUnsafeBytes { DescriptorIO.writeWhole(fd, $0) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Log
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -80,10 +81,10 @@ public struct LineFramer: Sendable {
 
 /// Reads a file descriptor to EOF through a `LineFramer`, handing each event to `body`.
 ///
-/// `spin`: after each chunk, how long to keep polling for the next one (yielding the CPU between
-/// polls) before sleeping in `read(2)`. A lockstep client's next request usually arrives within
+/// `spin`: after each read, how long to keep polling for more input (yielding the CPU between polls)
+/// before sleeping in `read(2)` again. A lockstep client's next request usually arrives within
 /// microseconds; on a VM, waking a vCPU that went idle costs tens of microseconds, so a short spin
-/// roughly halves the round trip at a cost of at most `spin` of CPU per chunk. Zero turns it off.
+/// roughly halves the round trip at a cost of at most `spin` of CPU per read. Zero turns it off.
 public func readLines(fd: Int32, maxLineBytes: Int, spin: Duration = .zero, _ body: (LineFramer.Event) -> Void) {
     var framer = LineFramer(maxLineBytes: maxLineBytes)
     let chunkSize = 64 * 1024
@@ -95,25 +96,29 @@ public func readLines(fd: Int32, maxLineBytes: Int, spin: Duration = .zero, _ bo
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == EWOULDBLOCK {
                 // A non-blocking descriptor (a parent may hand one down): sleep until it is readable.
-                var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                _ = poll(&pfd, 1, -1)
+                DescriptorIO.waitUntilReady(fd, for: Int16(POLLIN))
                 continue
             }
             break
         }
         if n == 0 { break }
         for event in framer.feed(UnsafeRawBufferPointer(rebasing: chunk[..<n])) { body(event) }
-        if spin > .zero { waitBriefly(fd: fd, for: spin) }
+        if spin > .zero { _ = pollBriefly(fd: fd, for: spin) }
     }
     for event in framer.finish() { body(event) }
 }
 
-/// Polls `fd` without sleeping until it is readable (or hung up) or `spin` has passed.
-private func waitBriefly(fd: Int32, for spin: Duration) {
+/// Polls `fd` without sleeping until it is readable (or hung up, or in error) or `spin` has passed;
+/// true when it is ready, so the next `read(2)` returns at once.
+func pollBriefly(fd: Int32, for spin: Duration) -> Bool {
     var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     let clock = ContinuousClock()
     let deadline = clock.now + spin
-    while poll(&pfd, 1, 0) == 0, clock.now < deadline {
+    while true {
+        let ready = poll(&pfd, 1, 0)
+        if ready > 0 { return true }
+        if ready < 0 && errno != EINTR { return false }
+        if clock.now >= deadline { return false }
         sched_yield()
     }
 }

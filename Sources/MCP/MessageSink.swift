@@ -1,4 +1,5 @@
 import JSON
+import Log
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,23 +32,9 @@ public final class FileDescriptorSink: MessageSink {
     private func writeWhole(_ raw: UnsafeRawBufferPointer) -> Bool {
         lock.withLock { broken in
             guard !broken else { return false }
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN || errno == EWOULDBLOCK {
-                        // A non-blocking descriptor with a full pipe: sleep until the client reads.
-                        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&pfd, 1, -1)
-                        continue
-                    }
-                    broken = true  // EPIPE: the client is gone; drop further output
-                    return false
-                }
-                offset += n
-            }
-            return true
+            if DescriptorIO.writeWhole(fd, raw) { return true }
+            broken = true  // EPIPE: the client is gone; drop further output
+            return false
         }
     }
 }

@@ -22,9 +22,9 @@ public struct Config: Sendable {
     public var capacityTTLSeconds = 600.0
     public var capacityStore = CapacityStoreKind.sqlite
     public var maxLineBytes = 8 << 20
-    /// Microseconds `super-agent mcp` keeps polling stdin after a message before it sleeps in read(2)
+    /// Microseconds `super-agent mcp` keeps polling stdin after each read before it sleeps in read(2)
     /// (`SUPER_AGENT_STDIN_SPIN_US`, `mcp.stdin_spin_us`): a lockstep client's next request then
-    /// skips a vCPU wake-up. At most this much CPU per message; 0 turns it off.
+    /// skips a vCPU wake-up. At most this much CPU per read; 0 turns it off.
     public var stdinSpinMicroseconds = 50
     public var logLevel = LogLevel.info
     public var stateDir: String

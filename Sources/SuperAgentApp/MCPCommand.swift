@@ -26,7 +26,7 @@ public enum MCPCommand {
             ("state-dir", "DIR", "where the shared capacity database lives (default $XDG_STATE_HOME/super-agent)"),
             ("log-level", "LEVEL", "debug, info, notice, warning, error, critical, alert or emergency"),
             ("max-line-bytes", "N", "longest accepted message line (default 8388608)"),
-            ("stdin-spin-us", "N", "microseconds to keep polling stdin after a message before sleeping (default 50; 0 = off)"),
+            ("stdin-spin-us", "N", "microseconds to keep polling stdin after each read before sleeping (0-10000, default 50; 0 = off)"),
             ("capacity-ttl", "SECONDS", "how long a capacity report stays fresh (default 600)"),
             ("capacity-store", "KIND", "sqlite (shared by the host, default), redis (default with SUPER_AGENT_REDIS_URL) or memory"),
             ("max-hops", "N", "delegation hops before the answer is spawn_worker (default 3)"),

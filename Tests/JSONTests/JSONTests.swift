@@ -289,6 +289,11 @@ struct NumberTests {
         #expect(mixed.text == "[0.10000000000000001,0.30000000000000004]")
         #expect(try roundTrip(mixed) == mixed)
         #expect(JSON.array([0.1, 0.25, 600.0].map { .double($0) }).text == "[0.1,0.25,600.0]")
+        // 2^149 reads back with 14 digits but not with 16, which 1/3 needs: the pair falls back to 17.
+        let edge = JSON.array([.double(0x1p149), .double(1.0 / 3.0)])
+        let back = try #require(try roundTrip(edge).arrayValue?.compactMap(\.numberValue))
+        #expect(back.map(\.bitPattern) == [Double(0x1p149).bitPattern, (1.0 / 3.0).bitPattern])
+        #expect(edge.text.contains("0.33333333333333331"), "17 digits: \(edge.text)")
     }
 
     @Test func randomRealsAndPowersOfTwoReadBackBitForBitAloneAndTogether() throws {

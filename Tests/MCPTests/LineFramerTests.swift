@@ -163,6 +163,36 @@ struct LineFramerTests {
         #expect(events == (0..<20).map { line("line \($0)") })
     }
 
+    @Test func pollBrieflySeesInputThatArrivesWithinTheSpin() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let writeEnd = fds[1]
+        DispatchQueue.global().async {
+            usleep(10_000)
+            _ = Array("x\n".utf8).withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+        }
+        #expect(pollBriefly(fd: fds[0], for: .seconds(10)))
+    }
+
+    @Test func pollBrieflyGivesUpOnAnIdlePipeOnlyAfterTheSpin() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(!pollBriefly(fd: fds[0], for: .milliseconds(5)))
+        #expect(clock.now - start >= .milliseconds(5), "it polled for the whole spin before giving up")
+    }
+
+    @Test func pollBrieflyReportsAHungUpPipeAsReady() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        close(fds[1])
+        defer { close(fds[0]) }
+        #expect(pollBriefly(fd: fds[0], for: .seconds(10)), "EOF is readable: read(2) returns 0 at once")
+    }
+
     @Test func readLinesWithASpinEndsAtEOFWithoutWaitingOutTheSpin() throws {
         let clock = ContinuousClock()
         let start = clock.now
