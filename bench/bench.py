@@ -28,13 +28,9 @@ Targets (a report: the exit status is 0 even when a target is missed):
 from __future__ import annotations
 
 import argparse
-import atexit
-import datetime
 import json
 import os
-import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +39,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from common import BenchError, Children, kill, loadavg, machine_info
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -65,36 +63,7 @@ CALL_PREFIX = b'{"jsonrpc":"2.0","id":'
 CALL_SUFFIX = b',"method":"tools/call","params":{"name":"should_i_delegate","arguments":{"task_priority":"normal"}}}\n'
 
 # Every child we start, so nothing outlives the benchmark.
-_children: set[subprocess.Popen[bytes]] = set()
-_children_lock = threading.Lock()
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-
-
-def _kill_all() -> None:
-    with _children_lock:
-        for proc in list(_children):
-            _kill(proc)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        _children.clear()
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    _kill_all()
-    sys.exit(128 + signum)
-
-
-class BenchError(RuntimeError):
-    pass
+CHILDREN = Children()
 
 
 class Server:
@@ -117,9 +86,7 @@ class Server:
                 cwd=str(ROOT),
                 close_fds=True,
             )
-        with _children_lock:
-            _children.add(proc)
-        return proc
+        return CHILDREN.add(proc)
 
     def stderr_tail(self, n: int = 2000) -> str:
         try:
@@ -136,7 +103,7 @@ class Watchdog:
 
         def fire() -> None:
             self.fired = True
-            _kill(proc)
+            kill(proc)
 
         self._timer = threading.Timer(seconds, fire)
         self._timer.daemon = True
@@ -197,14 +164,13 @@ def close_and_reap(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> tupl
             proc.returncode = status
             break
         if time.monotonic() > deadline:
-            _kill(proc)
+            kill(proc)
             deadline = time.monotonic() + 5
             timeout = -1
         time.sleep(0.002)
     if proc.stdout is not None:
         proc.stdout.close()
-    with _children_lock:
-        _children.discard(proc)
+    CHILDREN.discard(proc)
     return status, maxrss
 
 
@@ -391,9 +357,7 @@ def measure_calls(servers: dict[str, tuple[Server, int]], duration: float, round
 
 def measure_echo_floor(duration: float, timeout: float) -> dict[str, Any]:
     """The same client loop against `cat`: what the pipes and this client cost per round trip."""
-    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    with _children_lock:
-        _children.add(proc)
+    proc = CHILDREN.add(subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
     try:
         with Watchdog(proc, timeout + duration):
             assert proc.stdin is not None and proc.stdout is not None
@@ -418,42 +382,6 @@ def measure_echo_floor(duration: float, timeout: float) -> dict[str, Any]:
 
 def median_ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000.0
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem_kib = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem_kib = int(line.split()[1])
-    except OSError:
-        pass
-    return {
-        "loadavg_at_start": loadavg(),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "mem_gib": round(mem_kib / 1024 / 1024, 1) if mem_kib else None,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
 
 
 def mcp_version() -> str:
@@ -508,9 +436,7 @@ def main() -> int:
         except (ValueError, OSError) as e:
             ap.error(f"--cpus {args.cpus}: {e}")
 
-    atexit.register(_kill_all)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    CHILDREN.clean_up_on_exit()
 
     work = Path(tempfile.mkdtemp(prefix="super-agent-bench-"))
     try:
@@ -572,7 +498,7 @@ def main() -> int:
         print(f"bench: FAILED: {e}", file=sys.stderr)
         return 1
     finally:
-        _kill_all()
+        CHILDREN.kill_all()
         shutil.rmtree(work, ignore_errors=True)
 
     info["loadavg_at_end"] = loadavg()

@@ -34,12 +34,9 @@ Target (a report: the exit status is 0 even when the target is missed, 1 when so
 from __future__ import annotations
 
 import argparse
-import atexit
-import datetime
 import json
 import math
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -51,6 +48,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from common import BenchError, Children, kill, loadavg, machine_info
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -71,49 +70,7 @@ PING_SUFFIX = b',"method":"ping"}\n'
 
 # --- children and watchdogs ------------------------------------------------------------------------
 
-_children: set[subprocess.Popen[bytes]] = set()
-_children_lock = threading.Lock()
-
-
-def _register(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
-    with _children_lock:
-        _children.add(proc)
-    return proc
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-
-
-def _kill_all() -> None:
-    with _children_lock:
-        procs = list(_children)
-        _children.clear()
-    for proc in procs:
-        if proc.poll() is None:
-            try:
-                proc.send_signal(signal.SIGTERM)  # a pool drains and exits 0 on SIGTERM
-                proc.wait(timeout=3)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
-        _kill(proc)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    _kill_all()
-    sys.exit(128 + signum)
-
-
-class BenchError(RuntimeError):
-    pass
+CHILDREN = Children(term_grace=3.0)  # a pool drains and exits 0 on SIGTERM
 
 
 class CallGuard:
@@ -173,7 +130,7 @@ class Pool:
         env = dict(base_env, HOME=str(state), SUPER_AGENT_STATE_DIR=str(state), SUPER_AGENT_POOL_TOKEN=TOKEN,
                    SUPER_AGENT_WORKSPACE_ROOTS=str(roots), SUPER_AGENT_POD_NAME=self.pod)
         with open(self.log_path, "wb") as err:
-            self.proc = _register(subprocess.Popen(
+            self.proc = CHILDREN.add(subprocess.Popen(
                 [bin_path, "pool", "--listen", "127.0.0.1:0", "--slots", "3", "--config", str(config)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=str(work)))
         self.port = self._wait_port(timeout)
@@ -216,10 +173,9 @@ class Pool:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                _kill(self.proc)
+                kill(self.proc)
                 self.proc.wait(timeout=5)
-        with _children_lock:
-            _children.discard(self.proc)
+        CHILDREN.discard(self.proc)
         return self.proc.returncode
 
 
@@ -232,13 +188,13 @@ class McpSession:
         self.guard = guard
         self.log_path = work / f"{name}.stderr.log"
         with open(self.log_path, "wb") as err:
-            self.proc = _register(subprocess.Popen(
+            self.proc = CHILDREN.add(subprocess.Popen(
                 [bin_path, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(work)))
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.fd = self.proc.stdin.fileno()
         self.readline = self.proc.stdout.readline
         self.next_id = 10
-        self.guard.arm(lambda: _kill(self.proc))
+        self.guard.arm(lambda: kill(self.proc))
         try:
             os.write(self.fd, INITIALIZE)
             msg = json.loads(self._read("initialize"))
@@ -273,7 +229,7 @@ class McpSession:
         return t1 - t0, line, rid
 
     def _kill(self) -> None:
-        _kill(self.proc)
+        kill(self.proc)
 
     def close(self) -> None:
         try:
@@ -281,12 +237,11 @@ class McpSession:
                 self.proc.stdin.close()
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            _kill(self.proc)
+            kill(self.proc)
             self.proc.wait(timeout=5)
         except OSError:
             pass
-        with _children_lock:
-            _children.discard(self.proc)
+        CHILDREN.discard(self.proc)
 
 
 # --- what one call of each row is ------------------------------------------------------------------
@@ -458,7 +413,7 @@ def cli_row(bin_path: str, env: dict[str, str], work: Path, guard: CallGuard, po
         t0 = clock()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, cwd=str(work))
-        guard.arm(lambda: _kill(proc))
+        guard.arm(lambda: kill(proc))
         out, err = proc.communicate()
         t1 = clock()
         guard.disarm()
@@ -490,13 +445,6 @@ def summary(lat_ns: list[int]) -> dict[str, float]:
             "min": s[0] / 1e6, "max": s[-1] / 1e6}
 
 
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def run_text(argv: list[str], cwd: Path | None = None) -> str:
     try:
         out = subprocess.run(argv, capture_output=True, timeout=20, cwd=str(cwd) if cwd else None)
@@ -505,41 +453,20 @@ def run_text(argv: list[str], cwd: Path | None = None) -> str:
         return "unknown"
 
 
-def machine_info(bin_path: str) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_kib = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-    except OSError:
-        pass
+def pool_machine_info(bin_path: str) -> dict[str, Any]:
     libs = {}
     for pkg in ("libcurl4", "libmicrohttpd12"):
         libs[pkg] = run_text(["dpkg-query", "-W", "-f=${Version}", pkg])
     head = run_text(["git", "rev-parse", "--short", "HEAD"], ROOT)
     dirty = run_text(["git", "status", "--porcelain", "--untracked-files=no"], ROOT)
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "mem_gib": round(mem_kib / 1024 / 1024, 1) if mem_kib else None,
-        "kernel": platform.release(),
-        "python": platform.python_version(),
+        **machine_info(),
         "super_agent": run_text([bin_path, "--version"]),
         "swift": run_text(["swift", "--version"]),
         # The checkout this script runs from; the binary may have been built from another tree.
         "checkout": f"{head}{' (with uncommitted changes)' if dirty not in ('', 'unknown') else ''}",
         "libs": libs,
         "bin": bin_path,
-        "loadavg_at_start": loadavg(),
     }
 
 
@@ -572,9 +499,7 @@ def main() -> int:
         print(f"pool_bench: {NOOP} is missing", file=sys.stderr)
         return 2
 
-    atexit.register(_kill_all)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    CHILDREN.clean_up_on_exit()
 
     guard = CallGuard(args.call_timeout)
     work = Path(tempfile.mkdtemp(prefix="super-agent-pool-bench-"))
@@ -583,7 +508,7 @@ def main() -> int:
     pools: list[Pool] = []
     seen: dict[str, dict[str, int]] = {"pool": {}, "pool-none": {}, "embedded": {}, "http": {}}
     try:
-        info = machine_info(bin_path)
+        info = pool_machine_info(bin_path)
         print(f"pool_bench: {info['date']}  {info['nproc']} CPU(s)  {info['cpu']}  kernel {info['kernel']}", flush=True)
         print(f"pool_bench: {info['super_agent']} at {bin_path}; checkout {info['checkout']}; libcurl "
               f"{info['libs']['libcurl4']}, libmicrohttpd {info['libs']['libmicrohttpd12']}, Python {info['python']}", flush=True)
@@ -705,7 +630,7 @@ def main() -> int:
             s.close()
         for p in pools:
             p.stop()
-        _kill_all()
+        CHILDREN.kill_all()
         os.close(devnull)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -104,16 +106,6 @@ def build() -> Path:
     subprocess.run(base, cwd=ROOT, check=True)
     bin_dir = subprocess.run(base + ["--show-bin-path"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip()
     return Path(bin_dir) / "registry-bench"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:
