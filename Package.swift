@@ -56,18 +56,21 @@ let package = Package(
         // Benchmark: Redis-backed RunRegistry acquire+release rate and over-admission check (bench/registry_bench.py).
         .executableTarget(name: "registry-bench", dependencies: ["RedisStores", "Runs"], path: "bench/registry-bench", swiftSettings: strict),
 
+        // Helpers the Swift test targets share (a temporary directory, `eventually`); in no product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
-        .testTarget(name: "MCPTests", dependencies: ["MCP", "JSON", "Log"], swiftSettings: strict),
+        .testTarget(name: "MCPTests", dependencies: ["MCP", "JSON", "Log", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DelegationTests", dependencies: ["Delegation"], swiftSettings: strict),
-        .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log", "Costs"], swiftSettings: strict),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "JSON", "Log", "Costs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "Runs"], swiftSettings: strict),
-        .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log"], swiftSettings: strict),
-        .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs"], swiftSettings: strict),
+        .testTarget(name: "PoolHTTPTests", dependencies: ["PoolHTTP", "Runs", "JSON", "Log", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SQLiteStoresTests", dependencies: ["SQLiteStores", "Delegation", "Costs", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RedisStoresTests", dependencies: ["RedisStores", "Runs", "Delegation", "Costs"], swiftSettings: strict),
         .testTarget(name: "CostsTests", dependencies: ["Costs", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "SuperAgentAppTests",
-            dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation", "Costs"],
+            dependencies: ["SuperAgentApp", "MCP", "JSON", "Delegation", "Costs", "TestSupport"],
             swiftSettings: strict),
     ]
 )

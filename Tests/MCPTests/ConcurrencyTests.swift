@@ -1,6 +1,7 @@
 import JSON
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import MCP
 

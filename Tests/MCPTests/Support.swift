@@ -2,6 +2,7 @@ import JSON
 import Log
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import MCP
 
@@ -10,20 +11,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-// MARK: - Waiting without fixed sleeps
-
-/// Polls `condition` every couple of milliseconds until it holds or `timeout` passes; returns
-/// whether it held. Tests wait for outcomes this way instead of sleeping a fixed time.
-func eventually(within timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while !condition() {
-        if clock.now >= deadline { return condition() }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return true
-}
 
 // MARK: - CPU time
 

@@ -3,6 +3,7 @@ import PoolHTTP
 import Runs
 import Synchronization
 import Testing
+import TestSupport
 
 /// Collects the events a client forwards.
 final class EventLog: Sendable {

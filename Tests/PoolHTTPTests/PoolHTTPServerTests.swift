@@ -3,6 +3,7 @@ import JSON
 import PoolHTTP
 import Runs
 import Testing
+import TestSupport
 
 @Suite("PoolHTTPServer", .timeLimit(.minutes(1)))
 struct PoolHTTPServerTests {

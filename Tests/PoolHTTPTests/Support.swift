@@ -15,17 +15,6 @@ let testToken = "test-pool-token-0123456789"
 
 // MARK: - Waiting
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(within timeout: Duration = .seconds(2), _ condition: () -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while !condition() {
-        if clock.now >= deadline { return condition() }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
-}
-
 /// Runs blocking socket code on a thread of its own, so tests never block the (small)
 /// cooperative pool the server's dispatcher tasks need.
 func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {

@@ -2,6 +2,7 @@ import JSON
 import Log
 import Runs
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +23,7 @@ struct RunServiceTests {
             for i in 0..<10 {
                 group.addTask { results.append(await h.service.submit(request("r\(i)")) { events.append($0) }) }
             }
-            let sevenBack = await eventually { results.count == 7 && h.launcher.launchedCount == 3 }
+            let sevenBack = await eventually(within: .seconds(3)) { results.count == 7 && h.launcher.launchedCount == 3 }
             #expect(sevenBack, "7 refused at once and 3 launched (got \(results.count) results, \(h.launcher.launchedCount) launched)")
             #expect(results.count == 7)
             #expect(results.all.allSatisfy { $0.status == .poolBusy })
@@ -124,7 +125,7 @@ struct RunServiceTests {
     @Test func cancelByRunIDStopsTheRunAsCANCELLED() async throws {
         let h = Harness(fallback: Script(outcome: Outcomes.text("too late"), delay: .seconds(3)))
         let submitted = Task { await h.run(request("c1")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         #expect(await h.service.cancel(runID: "c1"))
         let (r, events) = await submitted.value
         #expect(r.status == .cancelled)
@@ -140,7 +141,7 @@ struct RunServiceTests {
         let gate = Gate()
         let h = Harness(fallback: Script(outcome: Outcomes.text("too late"), gate: gate))
         let submitted = Task { await h.run(request("c2")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         submitted.cancel()
         let (r, _) = await submitted.value
         #expect(r.status == .cancelled)
@@ -176,7 +177,7 @@ struct RunServiceTests {
         let results = Recorder<RunResult>()
         await withTaskGroup(of: Void.self) { group in
             for i in 0..<3 { group.addTask { results.append(await h.service.submit(request("all\(i)")) { _ in }) } }
-            #expect(await eventually { h.launcher.launchedCount == 3 })
+            #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 3 })
             h.service.cancelAll()
             await group.waitForAll()
         }
@@ -244,7 +245,7 @@ struct RunServiceTests {
         let gate = Gate()
         let h = Harness(fallback: Script(outcome: Outcomes.text("finished"), gate: gate))
         let first = Task { await h.run(request("before")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         h.service.beginDrain()
         #expect(h.service.isDraining)
         #expect(await h.service.status().draining)
@@ -262,7 +263,7 @@ struct RunServiceTests {
         let gate = Gate()
         let h = Harness(fallback: Script(outcome: Outcomes.text("first"), gate: gate))
         let first = Task { await h.run(request("dup")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         let (dup, events) = await h.run(request("dup", cwdMode: .caller, callerCwd: "/ok/x"))
         #expect(dup.status == .rejected)
         #expect(dup.message.contains("run_id: a run with id \"dup\" is already running"))
@@ -279,7 +280,7 @@ struct RunServiceTests {
         let gate = Gate()
         let h = Harness(slots: 1, fallback: Script(outcome: Outcomes.text("x"), gate: gate))
         let first = Task { await h.run(request("holder")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         let (busy, _) = await h.run(request("late", cwdMode: .caller, callerCwd: "/ok/y"))
         #expect(busy.status == .poolBusy)
         #expect(h.workspaces.closeCounts == [0, 1])
@@ -428,7 +429,7 @@ struct RunServiceTests {
         let gate = Gate()
         let h = Harness(fallback: Script(outcome: Outcomes.text("x"), gate: gate))
         let running = Task { await h.run(request("s1", adapter: "gemini", caller: "alice")) }
-        #expect(await eventually { h.launcher.launchedCount == 1 })
+        #expect(await eventually(within: .seconds(3)) { h.launcher.launchedCount == 1 })
         let status = await h.service.status()
         #expect(status.pod == Harness.pod && status.slots == 3 && status.busy == 1 && !status.draining)
         let run = try #require(status.runs.first)

@@ -12,18 +12,6 @@ import Darwin
 
 // MARK: - Waiting without fixed sleeps
 
-/// Polls `condition` every couple of milliseconds until it holds or `timeout` passes; returns
-/// whether it held.
-func eventually(within timeout: Duration = .seconds(3), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while !(await condition()) {
-        if clock.now >= deadline { return await condition() }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return true
-}
-
 /// A thread-safe list that concurrent tasks append to.
 final class Recorder<Element: Sendable>: Sendable {
     private let items = Mutex<[Element]>([])

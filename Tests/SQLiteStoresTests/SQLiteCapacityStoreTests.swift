@@ -1,5 +1,6 @@
 import Delegation
 import Testing
+import TestSupport
 
 @testable import SQLiteStores
 
@@ -8,45 +9,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// A fresh private directory under /tmp (mkdtemp), removed with everything in it by `remove()`.
-struct TempDir {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/super-agent-sqlite-test-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard let made else { throw TempDirError(errno: errno) }
-        path = String(cString: made)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() { Self.removeTree(path) }
-
-    /// Removes `path` recursively (no Foundation).
-    static func removeTree(_ path: String) {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            if let dir = opendir(path) {
-                while let entry = readdir(dir) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                    }
-                    if name == "." || name == ".." { continue }
-                    removeTree(path + "/" + name)
-                }
-                closedir(dir)
-            }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-}
-
-struct TempDirError: Error { let errno: Int32 }
 
 func fileExists(_ path: String) -> Bool {
     var st = stat()
@@ -60,7 +22,7 @@ func report(_ id: String, active: Int = 0, max: Int = 3, at: Double = 1000) -> C
 @Suite("SQLiteCapacityStore")
 struct SQLiteCapacityStoreTests {
     @Test func putThenReadBack() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let store = SQLiteCapacityStore(path: dir.file("capacity.sqlite3"))
         let r = report("cto", active: 2, max: 5, at: 1234.5)
@@ -70,7 +32,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func putReplacesTheAgentsPreviousReport() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let store = SQLiteCapacityStore(path: dir.file("capacity.sqlite3"))
         try await store.put(report("cto", active: 1, max: 3, at: 100))
@@ -79,7 +41,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func readSinceIsInclusiveAndSortedByAgentID() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let store = SQLiteCapacityStore(path: dir.file("capacity.sqlite3"))
         try await store.put(report("zeta", at: 300))
@@ -91,7 +53,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func fractionalTimestampsSurviveExactly() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let store = SQLiteCapacityStore(path: dir.file("capacity.sqlite3"))
         let at = 1_733_300_000.123456
@@ -100,14 +62,14 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func emptyDatabaseHasNoReports() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let store = SQLiteCapacityStore(path: dir.file("capacity.sqlite3"))
         #expect(try await store.reports(since: 0).isEmpty)
     }
 
     @Test func missingParentDirectoriesAreCreatedPrivate() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("state/nested/capacity.sqlite3")
         let store = SQLiteCapacityStore(path: path)
@@ -119,7 +81,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func twoStoresOnTheSameFileSeeEachOthersReports() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("shared.sqlite3")
         let first = SQLiteCapacityStore(path: path)
@@ -132,7 +94,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func parentThatCannotBeCreatedGivesUnavailableNamingThePath() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let blocker = dir.file("regular-file")
         let fd = open(blocker, O_CREAT | O_WRONLY, 0o600)
@@ -155,7 +117,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func fileInsideARegularFileGivesUnavailable() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let blocker = dir.file("plain")
         let fd = open(blocker, O_CREAT | O_WRONLY, 0o600)
@@ -169,7 +131,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func storeRecoversOnceTheDirectoryBecomesUsable() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let blocker = dir.file("later")
         let fd = open(blocker, O_CREAT | O_WRONLY, 0o600)
@@ -183,7 +145,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func manyConcurrentPutsFromTwoStoresAllLand() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("busy.sqlite3")
         let stores = [SQLiteCapacityStore(path: path), SQLiteCapacityStore(path: path)]
@@ -208,7 +170,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func concurrentUpdatesToOneAgentLeaveOneRow() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("same-agent.sqlite3")
         let a = SQLiteCapacityStore(path: path)
@@ -226,7 +188,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func readsStayFastWhileAnotherConnectionHoldsTheWriteLock() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("locked.sqlite3")
         let store = SQLiteCapacityStore(path: path)
@@ -243,7 +205,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func aWriteThatWaitsForTheLockDoesNotHoldUpReads() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("slow-write.sqlite3")
         let store = SQLiteCapacityStore(path: path)
@@ -261,7 +223,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func readsSeeEveryCommittedWriteAtOnce() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("fresh.sqlite3")
         let reader = SQLiteCapacityStore(path: path)
@@ -274,7 +236,7 @@ struct SQLiteCapacityStoreTests {
     }
 
     @Test func storeWorksThroughTheCapacityTracker() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let chart = try OrgChart([Agent(id: "ceo"), Agent(id: "cto", reportsTo: "ceo", maxConcurrent: 4)])
         let path = dir.file("tracker.sqlite3")
@@ -292,7 +254,7 @@ struct SQLiteCapacityStoreTests {
 @Suite("SQLiteCapacityStore relative paths", .serialized)
 struct SQLiteRelativePathTests {
     @Test func relativePathIsCreatedUnderTheWorkingDirectory() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         var saved = [CChar](repeating: 0, count: Int(PATH_MAX))
         try #require(getcwd(&saved, saved.count) != nil)

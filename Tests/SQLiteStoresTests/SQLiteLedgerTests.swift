@@ -1,6 +1,7 @@
 import Costs
 import SQLiteStores
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,7 @@ func run(
 @Suite("SQLiteLedger")
 struct SQLiteLedgerTests {
     @Test func recordThenReadBackEveryField() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let ledger = SQLiteLedger(path: SQLiteLedger.path(stateDir: dir.path))
         let full = LedgerEntry(
@@ -38,7 +39,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func recordingARunAgainReplacesIt() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let ledger = SQLiteLedger(path: dir.file("ledger.sqlite3"))
         try await ledger.record(run("r", cost: 1))
@@ -49,7 +50,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func entriesSinceAreInclusiveAndOldestFirst() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let ledger = SQLiteLedger(path: dir.file("ledger.sqlite3"))
         try await ledger.record(run("c", at: 300))
@@ -61,7 +62,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func spendSumsKnownCostsOfOneAgentSinceATime() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let ledger = SQLiteLedger(path: dir.file("ledger.sqlite3"))
         try await ledger.record(run("old", agent: "cto", cost: 5, at: 50))
@@ -75,7 +76,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func anEmptyLedgerHasNoRunsAndNoSpend() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let ledger = SQLiteLedger(path: dir.file("ledger.sqlite3"))
         #expect(try await ledger.entries(since: 0).isEmpty)
@@ -83,7 +84,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func manyConcurrentWritesFromSeveralInstancesAllLand() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("ledger.sqlite3")
         let ledgers = (0..<4).map { _ in SQLiteLedger(path: path) }
@@ -112,7 +113,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func aLedgerThatCannotBeOpenedFailsWithAMessageNamingTheFile() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let blocker = dir.file("plain-file")
         let fd = open(blocker, O_CREAT | O_WRONLY, 0o600)
@@ -131,7 +132,7 @@ struct SQLiteLedgerTests {
     }
 
     @Test func budgetsAndReportsWorkOverTheSQLiteLedger() async throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "sqlite-test")
         defer { dir.remove() }
         let path = dir.file("ledger.sqlite3")
         let writer = SQLiteLedger(path: path), reader = SQLiteLedger(path: path)

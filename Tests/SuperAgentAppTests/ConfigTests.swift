@@ -3,6 +3,7 @@ import JSON
 import Log
 import SuperAgentApp
 import Testing
+import TestSupport
 
 /// The ConfigError `Config.load` throws, or nil when it succeeds.
 func loadError(flags: [String: String] = [:], env: [String: String] = [:]) -> ConfigError? {
@@ -37,7 +38,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func fileOverridesDefaults() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile(
             "config.json",
@@ -56,7 +57,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func environmentOverridesFile() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile(
             "config.json",
@@ -83,7 +84,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func flagsOverrideEnvironment() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("config.json", #"{"log_level": "warning", "org": {"max_hops": 5}}"#)
         let env = Environment([
@@ -111,7 +112,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func eachLayerOnlyOverridesWhatItSets() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("config.json", #"{"log_level": "notice", "org": {"max_hops": 4}}"#)
         let config = try Config.load(
@@ -122,7 +123,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func configFlagBeatsConfigEnvironmentVariable() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let fromFlag = try dir.writeFile("flag.json", #"{"log_level": "alert"}"#)
         let fromEnv = try dir.writeFile("env.json", #"{"log_level": "notice"}"#)
@@ -138,7 +139,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func fileCanReplaceTheOrgChart() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile(
             "config.json",
@@ -154,7 +155,7 @@ struct ConfigPrecedenceTests {
     }
 
     @Test func printedConfigLoadsBackToTheSameSettings() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let original = try Config.load(
             flags: ["log-level": "warning", "max-hops": "4", "capacity-ttl": "12.5", "state-dir": "/s"],
@@ -199,7 +200,7 @@ struct DefaultChartTests {
 @Suite("Config errors")
 struct ConfigErrorTests {
     @Test func malformedJSONReportsPosition() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("bad.json", "{\n  \"log_level\": \"info\",\n  \"org\": {,}\n}")
         let error = try #require(loadError(flags: ["config": path]))
@@ -215,7 +216,7 @@ struct ConfigErrorTests {
     }
 
     @Test func duplicateKeyInConfigIsMalformed() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("dup.json", #"{"log_level": "info", "log_level": "debug"}"#)
         let error = try #require(loadError(flags: ["config": path]))
@@ -226,7 +227,7 @@ struct ConfigErrorTests {
     }
 
     @Test func missingFileIsUnreadable() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = dir.path + "/does-not-exist.json"
         let error = try #require(loadError(env: ["SUPER_AGENT_CONFIG": path]))
@@ -239,7 +240,7 @@ struct ConfigErrorTests {
     }
 
     @Test func cycleInFileIsRejectedWithItsPath() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile(
             "cycle.json",
@@ -252,7 +253,7 @@ struct ConfigErrorTests {
     }
 
     @Test func unknownManagerInFileIsRejected() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("unknown.json", #"{"org": {"agents": [{"id": "a"}, {"id": "b", "reports_to": "nobody"}]}}"#)
         let error = try #require(loadError(flags: ["config": path]))
@@ -261,7 +262,7 @@ struct ConfigErrorTests {
     }
 
     @Test func duplicateAgentIDInFileIsRejected() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("dupid.json", #"{"org": {"agents": [{"id": "a"}, {"id": "a", "reports_to": "a"}]}}"#)
         let error = try #require(loadError(flags: ["config": path]))
@@ -269,7 +270,7 @@ struct ConfigErrorTests {
     }
 
     @Test func emptyAgentListIsRejected() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("empty.json", #"{"org": {"agents": []}}"#)
         #expect(loadError(flags: ["config": path]) == .orgChart(source: path, .empty))
@@ -289,7 +290,7 @@ struct ConfigErrorTests {
         #expect(key == "SUPER_AGENT_LOG_LEVEL")
         #expect(source == "environment")
 
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("level.json", #"{"log_level": "INFO"}"#)
         let file = try #require(loadError(flags: ["config": path]))
@@ -309,7 +310,7 @@ struct ConfigErrorTests {
     }
 
     @Test func stdinSpinComesFromFileThenEnvironmentThenFlag() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("spin.json", #"{"mcp": {"stdin_spin_us": 0}}"#)
         #expect(try Config.load(flags: ["config": path], environment: Environment([:])).stdinSpinMicroseconds == 0)
@@ -326,7 +327,7 @@ struct ConfigErrorTests {
             == .invalidValue(key: "SUPER_AGENT_STDIN_SPIN_US", source: "environment", expected: expected))
         #expect(loadError(flags: ["stdin-spin-us": value])
             == .invalidValue(key: "--stdin-spin-us", source: "command line", expected: expected))
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let literal = Double(value) != nil ? value : "\"\(value)\""  // numbers as numbers, words as strings
         let path = try dir.writeFile("spin.json", #"{"mcp": {"stdin_spin_us": \#(literal)}}"#)
@@ -337,7 +338,7 @@ struct ConfigErrorTests {
         #expect(
             loadError(env: ["SUPER_AGENT_MAX_LINE_BYTES": "12"])
                 == .invalidValue(key: "SUPER_AGENT_MAX_LINE_BYTES", source: "environment", expected: "an integer of at least 1024"))
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("lines.json", #"{"mcp": {"max_line_bytes": "big"}}"#)
         #expect(
@@ -357,7 +358,7 @@ struct ConfigErrorTests {
     }
 
     @Test func badAgentEntriesNameTheirIndex() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let noID = try dir.writeFile("noid.json", #"{"org": {"agents": [{"id": "a"}, {"reports_to": "a"}]}}"#)
         #expect(loadError(flags: ["config": noID]) == .invalidValue(key: "org.agents[1].id", source: noID, expected: "a string"))
@@ -368,7 +369,7 @@ struct ConfigErrorTests {
     }
 
     @Test func topLevelMustBeAnObject() throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("array.json", "[]")
         #expect(loadError(flags: ["config": path]) == .invalidValue(key: "the top level", source: path, expected: "an object"))
@@ -446,7 +447,7 @@ struct CommandSpecTests {
 struct ConfigSectionTypeTests {
     @Test(arguments: ["capacity", "mcp"])
     func aSectionThatIsNotAnObjectIsRejectedNamingIt(section: String) throws {
-        let dir = try TempDir()
+        let dir = try TempDir(label: "app-test")
         defer { dir.remove() }
         let path = try dir.writeFile("config.json", "{\"\(section)\": 5}")
         let error = loadError(flags: ["config": path])
